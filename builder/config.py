@@ -1,0 +1,264 @@
+"""Read the TOML config into :class:`builder.model.Config`, rejecting bad input early.
+
+Every error is a :class:`ConfigError` whose message names the file and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from builder.errors import ConfigError
+from builder.model import (
+    DEFAULT_TOOLS,
+    KNOWN_PLATFORMS,
+    TOOL_PACKAGES,
+    Base,
+    BuildSettings,
+    Config,
+    DepsSettings,
+    RegistrySettings,
+)
+from builder.refs import is_valid_repository, parse_image_ref
+from builder.tags import target_name_for
+
+DEFAULT_CONFIG = "builder.toml"
+CONFIG_ENV = "OH_BUILDER_CONFIG"
+
+_SCHEMA: dict[str, tuple[str, ...]] = {
+    "": ("build", "registry", "deps", "labels", "bases"),
+    "build": ("platforms", "args"),
+    "registry": ("runtime", "deps", "cache"),
+    "deps": ("base", "app", "browser", "tools", "entrypoint", "poetry_groups"),
+    "bases": ("image", "name", "platforms"),
+}
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ARG_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def resolve_config_path(cli_value: Path | None) -> Path:
+    """CLI option, then $OH_BUILDER_CONFIG, then ./builder.toml."""
+    if cli_value is not None:
+        return cli_value
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else Path(DEFAULT_CONFIG)
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found; pass --config PATH or set {CONFIG_ENV}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data: Mapping[str, Any], path: Path) -> Config:
+    p = _Parser(path)
+    p.check_keys(data, "")
+    build_t = p.table(data, "build")
+    p.check_keys(build_t, "build")
+    platforms = p.platforms(build_t.get("platforms"), "build.platforms") or (
+        "linux/amd64",
+        "linux/arm64",
+    )
+    args = p.string_map(build_t.get("args", {}), "build.args", key_re=_ARG_RE)
+
+    reg_t = p.table(data, "registry")
+    p.check_keys(reg_t, "registry")
+    registry = RegistrySettings(
+        runtime=p.repository(reg_t, "runtime"),
+        deps=p.repository(reg_t, "deps"),
+        cache=p.repository(reg_t, "cache"),
+    )
+
+    deps_t = p.table(data, "deps")
+    p.check_keys(deps_t, "deps")
+    deps = p.deps(deps_t)
+
+    labels = p.string_map(data.get("labels", {}), "labels")
+    bases = p.bases(data.get("bases"), platforms)
+    return Config(
+        path=path,
+        build=BuildSettings(platforms=platforms, args=args),
+        registry=registry,
+        deps=deps,
+        labels=labels,
+        bases=bases,
+    )
+
+
+class _Parser:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        where = f"{self.path}: {key}: " if key else f"{self.path}: "
+        return ConfigError(where + message)
+
+    def check_keys(self, table: Mapping[str, Any], section: str, *, key: str | None = None) -> None:
+        allowed = _SCHEMA[section]
+        for k in table:
+            if k not in allowed:
+                where = f"{key or section}.{k}" if (key or section) else k
+                hint = difflib.get_close_matches(k, allowed, n=1)
+                suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+                raise self.fail(where, f"unknown key{suggestion} (allowed: {', '.join(allowed)})")
+
+    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table ([" + key + "])")
+        return value
+
+    def string(self, table: Mapping[str, Any], key: str, where: str) -> str:
+        value = table.get(key)
+        if not isinstance(value, str) or not value:
+            raise self.fail(where, "required, a non-empty string")
+        return value
+
+    def repository(self, table: Mapping[str, Any], key: str) -> str:
+        value = self.string(table, key, f"registry.{key}")
+        if not is_valid_repository(value):
+            raise self.fail(
+                f"registry.{key}",
+                f"{value!r} is not a repository reference without tag "
+                "(like '127.0.0.1:5000/openhands/runtime')",
+            )
+        return value
+
+    def image(self, value: object, where: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(where, "required, an image reference string")
+        try:
+            parse_image_ref(value)
+        except ValueError as exc:
+            raise self.fail(where, f"{value!r} is not a valid image reference: {exc}") from None
+        return value
+
+    def platforms(self, value: object, where: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise self.fail(where, "must be a non-empty list of strings like 'linux/amd64'")
+        for v in value:
+            if v not in KNOWN_PLATFORMS:
+                hint = difflib.get_close_matches(v, KNOWN_PLATFORMS, n=1)
+                suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+                raise self.fail(
+                    where,
+                    f"unknown platform {v!r}{suggestion} (known: {', '.join(KNOWN_PLATFORMS)})",
+                )
+        if len(set(value)) != len(value):
+            raise self.fail(where, "lists a platform twice")
+        return tuple(value)
+
+    def string_map(
+        self, value: object, where: str, *, key_re: re.Pattern[str] | None = None
+    ) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise self.fail(where, "must be a table of strings")
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            if not isinstance(v, str):
+                raise self.fail(f"{where}.{k}", "must be a string")
+            if key_re is not None and not key_re.match(k):
+                raise self.fail(f"{where}.{k}", "not a valid name (letters, digits, '_')")
+            if "\x00" in k or "\x00" in v or not k:
+                raise self.fail(f"{where}.{k}", "must be non-empty and contain no NUL character")
+            out[k] = v
+        return out
+
+    def string_list(self, value: object, where: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(where, "must be a list of non-empty strings")
+        return tuple(value)
+
+    def deps(self, table: Mapping[str, Any]) -> DepsSettings:
+        base = self.image(table.get("base", "debian:trixie"), "deps.base")
+        app_value = table.get("app", "app")
+        if not isinstance(app_value, str) or not app_value:
+            raise self.fail("deps.app", "must be a path to a Poetry project")
+        app = (self.path.parent / app_value).resolve()
+        if not app.is_dir():
+            raise self.fail(
+                "deps.app", f"directory {app} does not exist; create it or fix the path"
+            )
+        for required in ("pyproject.toml", "poetry.lock"):
+            if not (app / required).is_file():
+                raise self.fail(
+                    "deps.app",
+                    f"{app / required} is missing; the app must be a Poetry project "
+                    "with a committed poetry.lock (run 'poetry lock')",
+                )
+        browser = table.get("browser", True)
+        if not isinstance(browser, bool):
+            raise self.fail("deps.browser", "must be true or false")
+        tools = self.string_list(table.get("tools", list(DEFAULT_TOOLS)), "deps.tools")
+        for t in tools:
+            if t not in TOOL_PACKAGES:
+                hint = difflib.get_close_matches(t, TOOL_PACKAGES, n=1)
+                suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+                raise self.fail(
+                    "deps.tools",
+                    f"unknown tool {t!r}{suggestion} (known: {', '.join(TOOL_PACKAGES)})",
+                )
+        entrypoint = table.get("entrypoint", "action_server")
+        if not isinstance(entrypoint, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", entrypoint):
+            raise self.fail("deps.entrypoint", "must be a Python module name like 'action_server'")
+        groups = self.string_list(table.get("poetry_groups", ["main"]), "deps.poetry_groups")
+        return DepsSettings(
+            base=base,
+            app=app,
+            browser=browser,
+            tools=tools,
+            entrypoint=entrypoint,
+            poetry_groups=groups,
+        )
+
+    def bases(self, value: object, default_platforms: tuple[str, ...]) -> tuple[Base, ...]:
+        if value is None or (isinstance(value, list) and not value):
+            raise self.fail("bases", "no bases; add at least one [[bases]] table with an image")
+        if not isinstance(value, list) or not all(isinstance(b, dict) for b in value):
+            raise self.fail("bases", "must be an array of tables ([[bases]])")
+        out: list[Base] = []
+        seen_images: dict[str, int] = {}
+        seen_names: dict[str, int] = {}
+        for i, entry in enumerate(value):
+            where = f"bases[{i}]"
+            self.check_keys(entry, "bases", key=where)
+            image = self.image(entry.get("image"), f"{where}.image")
+            name = entry.get("name")
+            if name is None:
+                name = target_name_for(image)
+            elif not isinstance(name, str) or not _NAME_RE.match(name):
+                raise self.fail(f"{where}.name", f"{name!r} must match [A-Za-z0-9_-]{{1,64}}")
+            platforms = self.platforms(entry.get("platforms"), f"{where}.platforms") or (
+                default_platforms
+            )
+            if image in seen_images:
+                raise self.fail(
+                    f"{where}.image", f"{image!r} is already listed as bases[{seen_images[image]}]"
+                )
+            if name in seen_names:
+                raise self.fail(
+                    f"{where}.name",
+                    f"name {name!r} is already used by bases[{seen_names[name]}]; "
+                    "set a distinct name",
+                )
+            seen_images[image] = i
+            seen_names[name] = i
+            out.append(Base(image=image, name=name, platforms=platforms))
+        return tuple(out)

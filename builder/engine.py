@@ -1,0 +1,128 @@
+"""The one module that talks to Docker (through python-on-whales).
+
+Everything else calls these functions with plain Python values and gets plain values
+back; python-on-whales' types and exceptions do not leave this module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from builder.errors import BuildError, EngineError
+
+MIN_BUILDX = (0, 11)
+LOG_HINT = "engine logs: /var/log/oh-builder (when started by 'make engine')"
+
+
+def _docker() -> Any:
+    if shutil.which("docker") is None:
+        raise EngineError("the docker client is not on PATH; install Docker (or run 'make engine')")
+    from python_on_whales import docker
+
+    return docker
+
+
+def ca_bundle() -> str:
+    """The host CA bundle passed to builds as the ``cacert`` secret."""
+    for var in ("OH_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        value = os.environ.get(var)
+        if value and Path(value).is_file():
+            return value
+    for path in (
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ):
+        if Path(path).is_file():
+            return path
+    raise EngineError("no CA bundle found for HTTPS inside builds; set OH_CA_BUNDLE to a PEM file")
+
+
+def _error_text(exc: Exception) -> str:
+    stderr = getattr(exc, "stderr", None) or str(exc)
+    lines = [line for line in str(stderr).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else str(exc)
+
+
+def check_engine() -> dict[str, str]:
+    """Client, daemon and buildx; raises EngineError with what to do."""
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        server = docker.version().server
+    except DockerException as exc:
+        raise EngineError(
+            f"the Docker daemon is not reachable ({_error_text(exc)}); "
+            "start it or run 'make engine'"
+        ) from None
+    try:
+        out = docker.buildx.version()
+    except DockerException:
+        raise EngineError(
+            "docker buildx is missing; install the buildx plugin >= 0.11 (Debian: docker-buildx)"
+        ) from None
+    text = out["version"] if isinstance(out, dict) else str(out)
+    m = re.search(r"v?(\d+)\.(\d+)", text)
+    if not m or (int(m.group(1)), int(m.group(2))) < MIN_BUILDX:
+        raise EngineError(f"docker buildx {text} is older than 0.11; upgrade the buildx plugin")
+    return {"daemon": str(getattr(server, "version", "?")), "buildx": text}
+
+
+def bake_print(
+    bake_file: Path, targets: Sequence[str] = (), variables: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        result = docker.buildx.bake(
+            targets=list(targets),
+            files=[str(bake_file)],
+            print=True,
+            variables=dict(variables or {}),
+        )
+    except DockerException as exc:
+        raise BuildError(
+            f"{bake_file}: buildx rejected the bake file: {_error_text(exc)}"
+        ) from None
+    return dict(result)
+
+
+def bake(
+    bake_file: Path,
+    targets: Sequence[str],
+    *,
+    push: bool = False,
+    load: bool = False,
+    no_cache: bool = False,
+    metadata_file: Path | None = None,
+    progress: str = "auto",
+    overrides: Mapping[str, str] | None = None,
+) -> None:
+    """Run ``docker buildx bake``; buildx's own progress goes to the terminal."""
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        docker.buildx.bake(
+            targets=list(targets),
+            files=[str(bake_file)],
+            push=push,
+            load=load,
+            cache=not no_cache,
+            metadata_file=str(metadata_file) if metadata_file else None,
+            progress=progress if progress in ("auto", "plain", "tty") else False,
+            set=dict(overrides or {}),
+            variables={"OH_CA_BUNDLE": ca_bundle()},
+        )
+    except DockerException as exc:
+        raise BuildError(
+            f"docker buildx bake -f {bake_file} failed (exit {exc.return_code}); "
+            "see the build log above"
+        ) from None

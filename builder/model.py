@@ -1,0 +1,68 @@
+"""The typed configuration model. Parsed once by :mod:`builder.config`, then read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
+KNOWN_PLATFORMS = (
+    "linux/amd64",
+    "linux/arm64",
+    "linux/arm/v7",
+    "linux/386",
+    "linux/ppc64le",
+    "linux/s390x",
+    "linux/riscv64",
+)
+DEFAULT_TOOLS = ("tmux", "bash", "git", "ripgrep", "jq", "nodejs")
+# deps.tools entry -> the distribution packages it needs in the deps build.
+TOOL_PACKAGES: dict[str, tuple[str, ...]] = {
+    "tmux": ("tmux",),
+    "bash": ("bash",),
+    "git": ("git",),
+    "ripgrep": ("ripgrep",),
+    "jq": ("jq",),
+    "nodejs": ("nodejs",),
+}
+BROWSER_PACKAGES = ("chromium", "fonts-dejavu-core", "fontconfig")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildSettings:
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
+    args: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrySettings:
+    runtime: str
+    deps: str
+    cache: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepsSettings:
+    base: str = "debian:trixie"
+    app: Path
+    browser: bool = True
+    tools: tuple[str, ...] = DEFAULT_TOOLS
+    entrypoint: str = "action_server"
+    poetry_groups: tuple[str, ...] = ("main",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Base:
+    image: str
+    name: str
+    platforms: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    path: Path
+    build: BuildSettings
+    registry: RegistrySettings
+    deps: DepsSettings
+    labels: dict[str, str]
+    bases: tuple[Base, ...]

@@ -1,0 +1,165 @@
+"""Gather everything a build needs (rendered files, context files, hashes) and write
+the build directory atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder import __version__
+from builder.errors import OutputError
+from builder.model import BROWSER_PACKAGES, TOOL_PACKAGES, Config
+from builder.plan import Fingerprint, Plan, Selection, make_plan
+from builder.render import render_bake, render_dockerfile
+from builder.resources import resource_dir
+from builder.tags import content_hash, tree_hash
+
+# Never part of the app's source: caches, bytecode, VCS and virtualenv folders.
+_IGNORED_DIRS = {
+    "__pycache__",
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".tox",
+    ".nox",
+    "node_modules",
+    "dist",
+    "build",
+    ".eggs",
+}
+_IGNORED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
+_EPOCH = 1_700_000_000  # fixed mtime for context files: same layers on every machine
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextFile:
+    data: bytes
+    executable: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    plan: Plan
+    files: dict[str, ContextFile]  # relative path in the build directory -> content
+
+
+def _walk(root: Path) -> list[tuple[str, Path]]:
+    out: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in _IGNORED_DIRS and not d.endswith(_IGNORED_SUFFIXES)
+        )
+        for f in sorted(filenames):
+            if f.endswith(_IGNORED_SUFFIXES) or f == ".DS_Store":
+                continue
+            p = Path(dirpath, f)
+            if p.is_file():
+                out.append((p.relative_to(root).as_posix(), p))
+    return out
+
+
+def _read(root: Path) -> dict[str, ContextFile]:
+    return {
+        rel: ContextFile(data=p.read_bytes(), executable=os.access(p, os.X_OK))
+        for rel, p in _walk(root)
+    }
+
+
+def dockerfile_context(config: Config) -> dict[str, object]:
+    d = config.deps
+    packages = [p for t in d.tools for p in TOOL_PACKAGES[t]]
+    if d.browser:
+        packages += BROWSER_PACKAGES
+    return {
+        "system_packages": sorted(set(packages)),
+        "version": __version__,
+        "deps_base": d.base,
+        "browser": d.browser,
+        "tools": list(d.tools),
+        "entrypoint": d.entrypoint,
+        "poetry_groups": list(d.poetry_groups),
+    }
+
+
+def prepare(
+    config: Config, selection: Selection, *, build_dir: str = "build", cache_branch: str = "main"
+) -> Prepared:
+    ctx = dockerfile_context(config)
+    deps_df = render_dockerfile("deps", **ctx)
+    runtime_df = render_dockerfile("runtime", **ctx)
+    wrappers = _read(resource_dir("wrappers"))
+    tools = _read(resource_dir("dockerfiles") / "context")
+    app = _read(config.deps.app)
+    deps_parts = {
+        "deps.Dockerfile": deps_df.encode(),
+        "deps.base": config.deps.base.encode(),
+        "version": __version__.encode(),
+        "app/pyproject.toml": app["pyproject.toml"].data,
+        "app/poetry.lock": app["poetry.lock"].data,
+        **{f"wrappers/{k}{'*' if v.executable else ''}": v.data for k, v in wrappers.items()},
+        **{f"tools/{k}": v.data for k, v in tools.items()},
+    }
+    fingerprint = Fingerprint(
+        deps_hash=content_hash(deps_parts),
+        source_hash=tree_hash((k, v.data, v.executable) for k, v in app.items()),
+        runtime_hash=content_hash({"runtime.Dockerfile": runtime_df.encode()}),
+    )
+    plan = make_plan(config, selection, fingerprint, cache_branch=cache_branch)
+    files: dict[str, ContextFile] = {
+        "deps.Dockerfile": ContextFile(data=deps_df.encode(), executable=False),
+        "runtime.Dockerfile": ContextFile(data=runtime_df.encode(), executable=False),
+        ".dockerignore": ContextFile(data=b"docker-bake.hcl\n*.json\n", executable=False),
+        **{f"wrappers/{k}": v for k, v in wrappers.items()},
+        **{f"tools/{k}": v for k, v in tools.items()},
+        **{f"app/{k}": v for k, v in app.items()},
+    }
+    bake = render_bake(
+        version=__version__,
+        build_dir=build_dir,
+        args=plan.args,
+        deps=plan.deps,
+        runtime=plan.runtime,
+        default_targets=[d.name for d in plan.deps[:1]] + (["runtime"] if plan.runtime else []),
+    )
+    files["docker-bake.hcl"] = ContextFile(data=bake.encode(), executable=False)
+    return Prepared(plan=plan, files=files)
+
+
+def write_build_dir(out: Path, files: dict[str, ContextFile]) -> None:
+    """Write into a sibling temporary directory, then swap it in: never half-written."""
+    out = out.absolute()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create the output directory: {exc}") from None
+    try:
+        for rel, f in sorted(files.items()):
+            p = tmp / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(f.data)
+            os.chmod(p, 0o755 if f.executable else 0o644)
+            os.utime(p, (_EPOCH, _EPOCH))
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"{out}: exists and is not a directory; remove it or pick --output")
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.rename(out, old / "d")
+        os.rename(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"{out}: cannot write the build directory: {exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

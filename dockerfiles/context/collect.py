@@ -1,0 +1,124 @@
+"""Copy the build stage's CPython and tools into the bundle layout under ROOT.
+
+ROOT/python      CPython (binary + standard library), found by its own landmark
+ROOT/usr/bin     tool binaries (bash, tmux, git, rg, jq, node), never on PATH directly
+ROOT/usr/lib     their data (git-core, chromium, locale); ROOT/usr/share (terminfo, fonts)
+ROOT/etc         CA certificates, fonts.conf
+ROOT/.dlopen     libraries loaded with dlopen (ldd does not see them), for relocate.py
+
+Usage: python3 collect.py ROOT TOOL...
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+TOOL_BINARIES = {
+    "bash": ["/usr/bin/bash"],
+    "tmux": ["/usr/bin/tmux"],
+    "git": ["/usr/bin/git"],
+    "ripgrep": ["/usr/bin/rg"],
+    "jq": ["/usr/bin/jq"],
+    "nodejs": ["/usr/bin/node"],
+}
+TERMINFO = ["xterm", "xterm-256color", "screen", "screen-256color", "tmux", "tmux-256color",
+            "linux", "vt100", "vt220", "dumb", "ansi"]
+STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__",
+               "config-3", "dist-packages", "site-packages"}
+
+
+def copy(src: str, dest: Path) -> None:
+    """Copy a file or a tree; hard links (git-core's builtins) become relative symlinks."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not (os.path.isdir(src) and not os.path.islink(src)):
+        shutil.copy2(os.path.realpath(src), dest)
+        return
+    first: dict[tuple[int, int], Path] = {}
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        out = dest / os.path.relpath(dirpath, src)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in dirnames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                os.symlink(os.readlink(os.path.join(dirpath, name)), out / name)
+        for name in filenames:
+            s = os.path.join(dirpath, name)
+            if os.path.islink(s):
+                os.symlink(os.readlink(s), out / name)
+                continue
+            st = os.stat(s)
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and key in first:
+                os.symlink(os.path.relpath(first[key], out), out / name)
+                continue
+            first[key] = out / name
+            shutil.copy2(s, out / name)
+
+
+def python(root: Path) -> None:
+    ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    exe = os.path.realpath(sys.executable)
+    copy(exe, root / "python/bin" / ver)
+    for link in ("python3", "python"):
+        os.symlink(ver, root / "python/bin" / link)
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    dest = root / "python/lib" / ver
+    for entry in stdlib.iterdir():
+        if entry.name in STDLIB_SKIP or entry.name.startswith("config-"):
+            continue
+        copy(str(entry), dest / entry.name)
+
+
+def terminfo(root: Path) -> None:
+    for name in TERMINFO:
+        for base in ("/usr/share/terminfo", "/usr/lib/terminfo", "/lib/terminfo"):
+            src = f"{base}/{name[0]}/{name}"
+            if os.path.exists(src):
+                copy(src, root / "usr/share/terminfo" / name[0] / name)
+                break
+
+
+def chromium(root: Path, dlopen: list[str]) -> None:
+    copy("/usr/lib/chromium", root / "usr/lib/chromium")
+    for d in ("/usr/share/fonts/truetype/dejavu",):
+        copy(d, root / "usr/share/fonts" / Path(d).name)
+    # NSS loads its crypto modules with dlopen; p11-kit's trust module serves nssckbi.
+    for pattern in ("/usr/lib/*-linux-gnu/libsoftokn3.so", "/usr/lib/*-linux-gnu/libfreebl*.so",
+                    "/usr/lib/*-linux-gnu/libnssckbi.so", "/usr/lib/*-linux-gnu/nss/*.so",
+                    "/usr/lib/*-linux-gnu/pkcs11/p11-kit-trust.so"):
+        dlopen.extend(p for p in glob.glob(pattern) if os.path.exists(p))
+
+
+def main(root: Path, tools: list[str]) -> None:
+    dlopen: list[str] = []
+    python(root)
+    for tool in ["bash", *tools]:
+        if tool == "chromium":
+            chromium(root, dlopen)
+            continue
+        for binary in TOOL_BINARIES[tool]:
+            copy(binary, root / "usr/bin" / Path(binary).name)
+    if "git" in tools:
+        copy("/usr/lib/git-core", root / "usr/lib/git-core")
+        copy("/usr/share/git-core/templates", root / "usr/share/git-core/templates")
+    terminfo(root)
+    copy("/usr/lib/locale/C.utf8", root / "usr/lib/locale/C.utf8")
+    copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs/ca-certificates.crt")
+    # glibc's iconv modules (git, python's locale handling of other charsets).
+    gconv = glob.glob("/usr/lib/*-linux-gnu/gconv")
+    if gconv:
+        for f in ("gconv-modules", "gconv-modules.d", "UTF-16.so", "UTF-32.so", "UTF-7.so",
+                  "UNICODE.so", "ISO8859-1.so", "ISO8859-15.so"):
+            if os.path.exists(f"{gconv[0]}/{f}"):
+                copy(f"{gconv[0]}/{f}", root / "usr/lib/gconv" / f)
+    (root / ".dlopen").write_text("\n".join(sorted(set(dlopen))) + "\n")
+    print(f"collect: python {sys.version.split()[0]}, tools {' '.join(tools)}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2:])

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Ensure a BuildKit engine, a local registry on 127.0.0.1:5000 and arm64 emulation.
+#
+# On a machine that already has them it only checks and reports. On a bare
+# Debian/Ubuntu machine as root it installs them from the distribution's
+# packages (Docker Engine + buildx from Debian trixie, pinned low) and starts
+# them. Idempotent: healthy services are left alone.
+set -euo pipefail
+
+STATE_DIR="${OH_ENGINE_DIR:-/var/lib/oh-builder-engine}"
+LOG_DIR="${OH_ENGINE_LOG_DIR:-/var/log/oh-builder}"
+REGISTRY_ADDR="127.0.0.1:5000"
+MIN_BUILDX="0.11"
+
+say()  { printf 'engine: %s\n' "$*"; }
+die()  { printf 'engine: error: %s\n' "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+
+buildx_version() { docker buildx version 2>/dev/null | awk '{print $2}' | sed 's/^v//; s/[-+].*//'; }
+
+can_provision() { [ "$(id -u)" = 0 ] && have apt-get; }
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    apt-get update -qq >"$LOG_DIR/apt.log" 2>&1 || die "apt-get update failed; see $LOG_DIR/apt.log"
+    apt_updated=1
+  fi
+  say "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+    >>"$LOG_DIR/apt.log" 2>&1 || die "apt-get install $* failed; see $LOG_DIR/apt.log"
+}
+
+add_trixie_source() {
+  # Bookworm's docker.io (20.10) has no buildx; trixie's packages install on bookworm.
+  . /etc/os-release
+  [ "${VERSION_CODENAME:-}" = trixie ] && return 0
+  [ -f /etc/apt/sources.list.d/oh-trixie.sources ] && return 0
+  local uri keyring
+  uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  keyring=$(awk '/^Signed-By:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  uri=${uri:-http://deb.debian.org/debian}
+  keyring=${keyring:-/usr/share/keyrings/debian-archive-keyring.gpg}
+  cat >/etc/apt/sources.list.d/oh-trixie.sources <<SRC
+Types: deb
+URIs: $uri
+Suites: trixie
+Components: main
+Signed-By: $keyring
+SRC
+  cat >/etc/apt/preferences.d/oh-trixie <<PIN
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+PIN
+  apt_updated=0
+}
+
+ensure_packages() {
+  local missing=()
+  have dockerd || missing+=(docker.io)
+  [ -x /usr/libexec/docker/cli-plugins/docker-buildx ] || [ -x /usr/lib/docker/cli-plugins/docker-buildx ] \
+    || version_ge "$(buildx_version || echo 0)" "$MIN_BUILDX" || missing+=(docker-buildx)
+  have docker-registry || missing+=(docker-registry)
+  have qemu-aarch64-static || missing+=(qemu-user-static)
+  have update-binfmts || missing+=(binfmt-support)
+  have debootstrap || missing+=(debootstrap)
+  [ ${#missing[@]} = 0 ] && return 0
+  can_provision || die "missing: ${missing[*]}. Install Docker Engine with buildx >= $MIN_BUILDX, a registry on $REGISTRY_ADDR and qemu binfmt, or run this as root on Debian/Ubuntu."
+  local trixie=()
+  for p in "${missing[@]}"; do
+    case $p in docker.io|docker-buildx) trixie+=("$p") ;; esac
+  done
+  if [ ${#trixie[@]} -gt 0 ]; then
+    add_trixie_source
+    apt_install -t trixie docker.io docker-cli docker-buildx
+  fi
+  local rest=()
+  for p in "${missing[@]}"; do
+    case $p in docker.io|docker-buildx) ;; *) rest+=("$p") ;; esac
+  done
+  [ ${#rest[@]} -gt 0 ] && apt_install "${rest[@]}"
+  return 0
+}
+
+ensure_daemon_config() {
+  mkdir -p /etc/docker
+  local want='{"features":{"containerd-snapshotter":true},"registry-mirrors":["http://'"$REGISTRY_ADDR"'"]}'
+  if [ ! -f /etc/docker/daemon.json ] || ! python3 - "$want" <<'PY'
+import json, sys
+have = json.load(open("/etc/docker/daemon.json"))
+want = json.loads(sys.argv[1])
+ok = have.get("features", {}).get("containerd-snapshotter") is True and \
+     "http://127.0.0.1:5000" in have.get("registry-mirrors", [])
+sys.exit(0 if ok else 1)
+PY
+  then
+    say "writing /etc/docker/daemon.json (containerd image store, registry mirror)"
+    printf '%s\n' "$want" >/etc/docker/daemon.json
+    if docker info >/dev/null 2>&1 && [ -f "$STATE_DIR/dockerd.pid" ]; then
+      say "restarting dockerd for the new config"
+      kill "$(cat "$STATE_DIR/dockerd.pid")" || true
+      for _ in $(seq 30); do docker info >/dev/null 2>&1 || break; sleep 1; done
+    fi
+  fi
+}
+
+ensure_daemon() {
+  if docker info >/dev/null 2>&1; then
+    say "docker daemon: running ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
+    return 0
+  fi
+  can_provision || die "the docker daemon is not running. Start Docker (e.g. 'sudo systemctl start docker') and run again."
+  have dockerd || die "dockerd is not installed"
+  say "starting dockerd (log: $LOG_DIR/dockerd.log)"
+  nohup dockerd >"$LOG_DIR/dockerd.log" 2>&1 &
+  echo $! >"$STATE_DIR/dockerd.pid"
+  for _ in $(seq 60); do
+    docker info >/dev/null 2>&1 && { say "docker daemon: started"; return 0; }
+    sleep 1
+  done
+  die "dockerd did not become ready in 60 s; see $LOG_DIR/dockerd.log"
+}
+
+check_buildx() {
+  local v
+  v=$(buildx_version || true)
+  [ -n "$v" ] || die "docker buildx is missing. Install the buildx plugin >= $MIN_BUILDX (Debian: docker-buildx)."
+  version_ge "$v" "$MIN_BUILDX" || die "docker buildx $v is older than $MIN_BUILDX; upgrade the buildx plugin."
+  # The default 'docker' driver needs the containerd image store for multi-platform and cache export.
+  local driver store
+  driver=$(docker buildx inspect 2>/dev/null | awk -F': *' '/^Driver:/{print $2; exit}')
+  store=$(docker info -f '{{.DriverStatus}}' 2>/dev/null)
+  if [ "$driver" = docker ] && ! grep -q 'io.containerd.snapshotter' <<<"$store"; then
+    die "buildx driver 'docker' without the containerd image store cannot export registry cache or build multi-platform; set {\"features\":{\"containerd-snapshotter\":true}} in /etc/docker/daemon.json or use a docker-container builder."
+  fi
+  say "buildx: $v, driver ${driver:-unknown}"
+}
+
+registry_up() { python3 - "$REGISTRY_ADDR" <<'PY'
+import sys, urllib.request
+try:
+    urllib.request.urlopen(f"http://{sys.argv[1]}/v2/", timeout=2)
+except Exception:
+    sys.exit(1)
+PY
+}
+
+ensure_registry() {
+  if registry_up; then say "registry: $REGISTRY_ADDR answering"; return 0; fi
+  have docker-registry || die "no registry on $REGISTRY_ADDR and docker-registry is not installed (Debian: docker-registry)."
+  mkdir -p "$STATE_DIR/registry"
+  cat >"$STATE_DIR/registry.yml" <<YML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE_DIR/registry
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY_ADDR
+YML
+  say "starting registry on $REGISTRY_ADDR (log: $LOG_DIR/registry.log, data: $STATE_DIR/registry)"
+  nohup docker-registry serve "$STATE_DIR/registry.yml" >"$LOG_DIR/registry.log" 2>&1 &
+  echo $! >"$STATE_DIR/registry.pid"
+  for _ in $(seq 30); do registry_up && return 0; sleep 0.5; done
+  die "registry did not answer on $REGISTRY_ADDR; see $LOG_DIR/registry.log"
+}
+
+ensure_binfmt() {
+  [ "$(uname -m)" = aarch64 ] && { say "binfmt: native arm64"; return 0; }
+  if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null \
+      || die "binfmt_misc is not mounted and cannot be mounted; arm64 emulation needs it (mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc)."
+  fi
+  if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+    say "binfmt: qemu-aarch64 registered"
+    return 0
+  fi
+  have update-binfmts || die "arm64 emulation missing; install qemu-user-static and binfmt-support."
+  update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || update-binfmts --import qemu-aarch64 >/dev/null 2>&1 || true
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || die "could not register qemu-aarch64 with binfmt_misc"
+  grep -q '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
+    || die "qemu-aarch64 is registered without the F (fix-binary) flag; containers cannot use it"
+  say "binfmt: qemu-aarch64 registered"
+}
+
+main() {
+  mkdir -p "$STATE_DIR" "$LOG_DIR"
+  have docker || { can_provision && apt_install docker-cli; } || die "no docker client on PATH; install Docker."
+  ensure_packages
+  ensure_daemon_config
+  ensure_daemon
+  check_buildx
+  ensure_registry
+  ensure_binfmt
+  say "ready (logs in $LOG_DIR)"
+}
+
+main "$@"
