@@ -8,12 +8,20 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: bake plan test test-unit test-e2e lint golden engine bases venv bench clean
+.PHONY: bake plan test test-unit test-app test-e2e lint golden engine bases venv host-tools bench clean
 
-$(STAMP): pyproject.toml
+# The venv holds oh-builder (editable, with dev tools) and the sample app with the
+# versions its poetry.lock pins, for the app's host tests.
+$(STAMP): pyproject.toml app/pyproject.toml app/poetry.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python tests/tools/lock_constraints.py app/poetry.lock >$(VENV)/app-constraints.txt
+	$(BIN)/python -m pip install -q -e '.[dev]' -e ./app -c $(VENV)/app-constraints.txt
 	@touch $@
+
+# tmux and Chromium on the host, for the app's tests (Debian/Ubuntu, as root).
+host-tools:
+	@command -v tmux >/dev/null && command -v chromium >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux chromium fonts-dejavu-core >/dev/null)
 
 venv: $(STAMP)
 
@@ -29,11 +37,14 @@ plan: venv
 bake: venv bases
 	$(BIN)/oh-builder bake --push
 
-test: venv bases
+test: venv host-tools bases
 	$(BIN)/pytest tests
 
 test-unit: venv
 	$(BIN)/pytest -q tests/unit
+
+test-app: venv host-tools
+	$(BIN)/pytest tests/app
 
 test-e2e: venv bases
 	$(BIN)/pytest tests/e2e

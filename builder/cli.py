@@ -122,6 +122,165 @@ def tags(
         out.print(plan_table(p, "tags"))
 
 
+PushOpt = Annotated[bool, typer.Option("--push", help="Push images to the registry.")]
+LoadOpt = Annotated[
+    bool, typer.Option("--load", help="Load single-platform images into the local image store.")
+]
+ProgressOpt = Annotated[str, typer.Option("--progress", help="auto, plain or quiet.")]
+
+
+def _run(
+    config: Path | None,
+    selection_args: tuple[list[str] | None, list[str] | None, str | None],
+    output: Path,
+    targets: Callable[..., list[str]],
+    *,
+    push: bool,
+    load: bool,
+    no_cache: bool,
+    metadata_file: Path | None,
+    progress: str,
+) -> None:
+    from builder.config import load_config, resolve_config_path
+    from builder.console import out, plan_table
+    from builder.errors import ConfigError
+    from builder.prepare import prepare
+    from builder.run import run_bake
+
+    if push and load:
+        raise ConfigError("--push and --load exclude each other")
+    if progress not in ("auto", "plain", "quiet"):
+        raise ConfigError(f"--progress {progress!r}: use auto, plain or quiet")
+    cfg = load_config(resolve_config_path(config))
+    prepared = prepare(cfg, _selection(*selection_args), build_dir=str(output))
+    if progress != "quiet":
+        out.print(plan_table(prepared.plan, "building"))
+    run_bake(
+        prepared,
+        output=output,
+        targets=targets(prepared.plan),
+        push=push,
+        load=load,
+        no_cache=no_cache,
+        metadata_file=metadata_file,
+        progress=progress,
+    )
+
+
+@command
+def bake(
+    config: ConfigOpt = None,
+    base: BaseOpt = None,
+    platform: PlatformOpt = None,
+    shard: ShardOpt = None,
+    output: OutputOpt = Path("build"),
+    push: PushOpt = False,
+    load: LoadOpt = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore all caches.")] = False,
+    metadata_file: Annotated[
+        Path | None, typer.Option("--metadata-file", help="Write buildx metadata JSON here.")
+    ] = None,
+    progress: ProgressOpt = "auto",
+) -> None:
+    """Plan, then build the deps image and the runtime matrix with docker buildx bake."""
+    _run(
+        config,
+        (base, platform, shard),
+        output,
+        lambda plan: [plan.deps[0].name, *(r.name for r in plan.runtime)],
+        push=push,
+        load=load,
+        no_cache=no_cache,
+        metadata_file=metadata_file,
+        progress=progress,
+    )
+
+
+@command
+def deps(
+    config: ConfigOpt = None,
+    platform: PlatformOpt = None,
+    output: OutputOpt = Path("build"),
+    push: Annotated[bool, typer.Option("--push/--no-push", help="Push the image.")] = True,
+    progress: ProgressOpt = "auto",
+) -> None:
+    """Build (and push) only the deps image."""
+    _run(
+        config,
+        (None, platform, None),
+        output,
+        lambda plan: [plan.deps[0].name],
+        push=push,
+        load=False,
+        no_cache=False,
+        metadata_file=None,
+        progress=progress,
+    )
+
+
+@command
+def runtime(
+    base_image: Annotated[str, typer.Argument(help="A [[bases]] image or name.")],
+    config: ConfigOpt = None,
+    platform: PlatformOpt = None,
+    output: OutputOpt = Path("build"),
+    push: PushOpt = False,
+    load: LoadOpt = False,
+    progress: ProgressOpt = "auto",
+) -> None:
+    """Build one runtime image (its deps come from the cache or are built first)."""
+    _run(
+        config,
+        ([base_image], platform, None),
+        output,
+        lambda plan: [r.name for r in plan.runtime],
+        push=push,
+        load=load,
+        no_cache=False,
+        metadata_file=None,
+        progress=progress,
+    )
+
+
+@command
+def verify(
+    image: Annotated[str, typer.Argument(help="A runtime image reference.")],
+    platform: Annotated[str | None, typer.Option("--platform", help="e.g. linux/arm64")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    alive_timeout: Annotated[
+        float, typer.Option("--alive-timeout", help="Seconds to wait for /alive.")
+    ] = 60.0,
+) -> None:
+    """Start a runtime image and check it through the action server's API."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from builder.console import out
+    from builder.verify import raise_on_failure
+    from builder.verify import verify as run_verify
+
+    results = run_verify(image, platform=platform, alive_timeout=alive_timeout)
+    if as_json:
+        data = {
+            "image": image,
+            "platform": platform,
+            "ok": all(r.ok for r in results),
+            "checks": [asdict(r) for r in results],
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        table = Table(title=f"verify {image}", title_justify="left")
+        for col in ("check", "result", "time", "detail"):
+            table.add_column(col, overflow="fold")
+        for r in results:
+            table.add_row(
+                r.name, "[green]pass[/]" if r.ok else "[red]FAIL[/]", f"{r.seconds:.2f} s", r.detail
+            )
+        out.print(table)
+    raise_on_failure(image, results)
+
+
 def main() -> None:
     """Entry point: BuilderError -> one line on stderr and its exit code, no traceback."""
     try:

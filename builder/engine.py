@@ -6,6 +6,7 @@ back; python-on-whales' types and exceptions do not leave this module.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -117,7 +118,7 @@ def bake(
             load=load,
             cache=not no_cache,
             metadata_file=str(metadata_file) if metadata_file else None,
-            progress=progress if progress in ("auto", "plain", "tty") else False,
+            progress=progress if progress in ("auto", "plain", "tty", "quiet") else False,
             set=dict(overrides or {}),
             variables={"OH_CA_BUNDLE": ca_bundle()},
         )
@@ -126,3 +127,63 @@ def bake(
             f"docker buildx bake -f {bake_file} failed (exit {exc.return_code}); "
             "see the build log above"
         ) from None
+
+
+def run_container(
+    image: str,
+    *,
+    platform: str | None = None,
+    port: int = 8000,
+    pull: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> tuple[str, int]:
+    """Start ``image`` with its own CMD, ``port`` published on 127.0.0.1; (id, host port)."""
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        c = docker.run(
+            image,
+            detach=True,
+            platform=platform,
+            publish=[("127.0.0.1:", port)],
+            pull="always" if pull else "missing",
+            envs=dict(env or {}),
+            labels={"dev.oh-builder.verify": "1"},
+        )
+        c.reload()
+        host_port = int(c.network_settings.ports[f"{port}/tcp"][0]["HostPort"])
+    except DockerException as exc:
+        raise EngineError(f"{image}: cannot start a container: {_error_text(exc)}") from None
+    return str(c.id), host_port
+
+
+def remove_container(container_id: str) -> None:
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    with contextlib.suppress(DockerException):
+        docker.container.remove(container_id, force=True)
+
+
+def container_logs(container_id: str, tail: int = 30) -> str:
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        text = str(docker.container.logs(container_id))
+    except DockerException as exc:
+        return _error_text(exc)
+    return "\n".join(text.splitlines()[-tail:])
+
+
+def image_env(image: str) -> dict[str, str]:
+    """The Env of an image's config (already pulled by run_container)."""
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        env = docker.image.inspect(image).config.env or []
+    except DockerException:
+        return {}
+    return dict(e.split("=", 1) for e in env if "=" in e)

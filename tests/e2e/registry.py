@@ -1,0 +1,50 @@
+"""Read manifests and blobs from the local registry over its HTTP API."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+ACCEPT = ", ".join([
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+])
+
+
+def _split(ref: str) -> tuple[str, str, str]:
+    host, rest = ref.split("/", 1)
+    repo, tag = rest.rsplit(":", 1) if "@" not in rest else rest.split("@", 1)
+    return host, repo, tag
+
+
+def get(ref: str, digest: str | None = None) -> dict[str, Any]:
+    host, repo, tag = _split(ref)
+    req = urllib.request.Request(
+        f"http://{host}/v2/{repo}/manifests/{digest or tag}", headers={"Accept": ACCEPT}
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)  # type: ignore[no-any-return]
+
+
+def platform_manifests(ref: str) -> dict[str, dict[str, Any]]:
+    """``{"linux/amd64": manifest, …}`` for an index (attestation manifests skipped)."""
+    index = get(ref)
+    out: dict[str, dict[str, Any]] = {}
+    for m in index.get("manifests", []):
+        p = m.get("platform", {})
+        if p.get("os") == "unknown":
+            continue
+        key = f"{p['os']}/{p['architecture']}" + (f"/{p['variant']}" if p.get("variant") else "")
+        out[key] = get(ref, m["digest"])
+    return out
+
+
+def exists(ref: str) -> bool:
+    try:
+        get(ref)
+    except Exception:
+        return False
+    return True
