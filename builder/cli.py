@@ -137,13 +137,17 @@ def _run(
     *,
     push: bool,
     load: bool,
-    no_cache: bool,
-    metadata_file: Path | None,
-    progress: str,
+    no_cache: bool = False,
+    force: bool = False,
+    metadata_file: Path | None = None,
+    progress: str = "auto",
+    cache_branch: str | None = None,
+    cache_export: bool = True,
 ) -> None:
+    from builder.branch import cache_branch as detect_branch
     from builder.config import load_config, resolve_config_path
-    from builder.console import out, plan_table
-    from builder.errors import ConfigError
+    from builder.console import out, plan_table, summary_table
+    from builder.errors import BuildError, ConfigError
     from builder.prepare import prepare
     from builder.run import run_bake
 
@@ -152,19 +156,49 @@ def _run(
     if progress not in ("auto", "plain", "quiet"):
         raise ConfigError(f"--progress {progress!r}: use auto, plain or quiet")
     cfg = load_config(resolve_config_path(config))
-    prepared = prepare(cfg, _selection(*selection_args), build_dir=str(output))
-    if progress != "quiet":
-        out.print(plan_table(prepared.plan, "building"))
-    run_bake(
-        prepared,
-        output=output,
-        targets=targets(prepared.plan),
-        push=push,
-        load=load,
-        no_cache=no_cache,
-        metadata_file=metadata_file,
-        progress=progress,
+    prepared = prepare(
+        cfg,
+        _selection(*selection_args),
+        build_dir=str(output),
+        cache_branch=detect_branch(cache_branch),
+        cache_export=cache_export,
     )
+    if progress != "quiet":
+        out.print(
+            plan_table(prepared.plan, f"building (cache branch {prepared.plan.cache_branch})")
+        )
+    try:
+        results = run_bake(
+            prepared,
+            output=output,
+            targets=targets(prepared.plan),
+            push=push,
+            load=load,
+            no_cache=no_cache,
+            force=force,
+            metadata_file=metadata_file,
+            progress=progress,
+        )
+    except BuildError as exc:
+        if isinstance(exc.results, list):
+            out.print(summary_table(exc.results))
+        raise
+    out.print(summary_table(results))
+
+
+CacheBranchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cache-branch",
+        help="Registry cache branch (default: CI branch variable, git branch, else main).",
+    ),
+]
+NoCacheExportOpt = Annotated[
+    bool, typer.Option("--no-cache-export", help="Read the registry cache, never write it.")
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Rebuild targets whose tag already exists.")
+]
 
 
 @command
@@ -203,6 +237,8 @@ def deps(
     output: OutputOpt = Path("build"),
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push the image.")] = True,
     progress: ProgressOpt = "auto",
+    force: ForceOpt = False,
+    cache_branch: CacheBranchOpt = None,
 ) -> None:
     """Build (and push) only the deps image."""
     _run(
@@ -212,9 +248,9 @@ def deps(
         lambda plan: [plan.deps[0].name],
         push=push,
         load=False,
-        no_cache=False,
-        metadata_file=None,
         progress=progress,
+        force=force,
+        cache_branch=cache_branch,
     )
 
 
@@ -227,6 +263,8 @@ def runtime(
     push: PushOpt = False,
     load: LoadOpt = False,
     progress: ProgressOpt = "auto",
+    force: ForceOpt = False,
+    cache_branch: CacheBranchOpt = None,
 ) -> None:
     """Build one runtime image (its deps come from the cache or are built first)."""
     _run(
@@ -236,9 +274,9 @@ def runtime(
         lambda plan: [r.name for r in plan.runtime],
         push=push,
         load=load,
-        no_cache=False,
-        metadata_file=None,
         progress=progress,
+        force=force,
+        cache_branch=cache_branch,
     )
 
 
@@ -250,6 +288,10 @@ def verify(
     alive_timeout: Annotated[
         float, typer.Option("--alive-timeout", help="Seconds to wait for /alive.")
     ] = 60.0,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option("--skip", help="Skip a check (repeatable), e.g. browser under emulation."),
+    ] = None,
 ) -> None:
     """Start a runtime image and check it through the action server's API."""
     from dataclasses import asdict
@@ -257,10 +299,16 @@ def verify(
     from rich.table import Table
 
     from builder.console import out
-    from builder.verify import raise_on_failure
+    from builder.errors import ConfigError
+    from builder.verify import CHECKS, raise_on_failure
     from builder.verify import verify as run_verify
 
-    results = run_verify(image, platform=platform, alive_timeout=alive_timeout)
+    for s in skip or ():
+        if s not in CHECKS or s == "alive":
+            raise ConfigError(f"--skip {s!r}: not a check (checks: {', '.join(CHECKS[1:])})")
+    results = run_verify(
+        image, platform=platform, alive_timeout=alive_timeout, skip=frozenset(skip or ())
+    )
     if as_json:
         data = {
             "image": image,

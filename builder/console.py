@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
 
 from builder.plan import Plan
+from builder.run import TargetResult
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -30,4 +32,26 @@ def plan_table(plan: Plan, title: str) -> Table:
         table.add_row(r.name, r.base, ", ".join(r.platforms), r.ref)
     if len(plan.runtime) > limit:
         table.add_row(f"… {len(plan.runtime) - limit} more", "", "", "")
+    return table
+
+
+def summary_table(results: Sequence[TargetResult]) -> Table:
+    table = Table(title="summary", title_justify="left")
+    for col in ("target", "platforms", "image", "digest", "cached", "time", "status"):
+        table.add_column(col, overflow="fold")
+    colours = {"built": "green", "exists": "cyan", "failed": "red", "pending": "yellow"}
+    for r in results:
+        status = "exists (skipped)" if r.status == "exists" else r.status
+        table.add_row(
+            r.name,
+            ", ".join(r.platforms),
+            r.ref,
+            r.digest.removeprefix("sha256:")[:12],
+            f"{len(r.cached)}/{len(r.steps)}" if r.steps else "",
+            f"{r.seconds:.0f} s" if r.seconds else "",
+            f"[{colours.get(r.status, 'white')}]{status}[/]",
+        )
+    for r in results:
+        if r.status == "failed" and r.log:
+            table.caption = (table.caption or "") + f"\n{r.name}: " + " | ".join(r.log[-5:])
     return table

@@ -10,7 +10,8 @@ import contextlib
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,53 @@ def bake_print(
     return dict(result)
 
 
+def bake_stream(
+    bake_file: Path,
+    targets: Sequence[str],
+    *,
+    push: bool = False,
+    load: bool = False,
+    no_cache: bool = False,
+    metadata_file: Path | None = None,
+) -> Iterator[str]:
+    """Run ``docker buildx bake --progress=plain`` and yield its log lines.
+
+    Raises BuildError at the end when buildx fails (after every line was yielded).
+    """
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        for line in docker.buildx.bake(
+            targets=list(targets),
+            files=[str(bake_file)],
+            push=push,
+            load=load,
+            cache=not no_cache,
+            metadata_file=str(metadata_file) if metadata_file else None,
+            progress="plain",
+            stream_logs=True,
+            variables={"OH_CA_BUNDLE": ca_bundle()},
+        ):
+            yield str(line).rstrip("\n")
+    except DockerException as exc:
+        raise BuildError(
+            f"docker buildx bake {' '.join(targets)} failed (exit {exc.return_code})"
+        ) from None
+
+
+def image_exists(ref: str) -> bool:
+    """True when the registry has ``ref`` (any platform)."""
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        docker.buildx.imagetools.inspect(ref)
+    except DockerException:
+        return False
+    return True
+
+
 def bake(
     bake_file: Path,
     targets: Sequence[str],
@@ -151,10 +199,17 @@ def run_container(
             envs=dict(env or {}),
             labels={"dev.oh-builder.verify": "1"},
         )
-        c.reload()
-        host_port = int(c.network_settings.ports[f"{port}/tcp"][0]["HostPort"])
     except DockerException as exc:
         raise EngineError(f"{image}: cannot start a container: {_error_text(exc)}") from None
+    try:
+        time.sleep(0.2)
+        c.reload()
+        ports = c.network_settings.ports or {}
+        host_port = int(ports[f"{port}/tcp"][0]["HostPort"])
+    except (DockerException, KeyError, IndexError, TypeError):
+        logs = container_logs(str(c.id), tail=5).replace("\n", " | ")
+        remove_container(str(c.id))
+        raise EngineError(f"{image}: the container exited at once: {logs}") from None
     return str(c.id), host_port
 
 

@@ -26,6 +26,10 @@ class BuildError(BuilderError):
 
     exit_code = 4
 
+    def __init__(self, message: str, *, results: object = None) -> None:
+        super().__init__(message)
+        self.results = results
+
 
 class VerifyError(BuilderError):
     """A runtime image failed one or more verification checks."""

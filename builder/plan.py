@@ -127,7 +127,13 @@ def _cache_refs(cache_repo: str, key: str, branch: str) -> list[str]:
 
 
 def _cache(
-    cache_repo: str, key: str, branch: str, *, mode_max: bool, also: tuple[str, ...] = ()
+    cache_repo: str,
+    key: str,
+    branch: str,
+    *,
+    mode_max: bool,
+    also: tuple[str, ...] = (),
+    export: bool = True,
 ) -> CacheSpec:
     """Import the branch's cache, then main's (and ``also``); export to the branch's."""
     keys = (key, *also)
@@ -137,7 +143,7 @@ def _cache(
     to = f"type=registry,ref={_cache_refs(cache_repo, key, branch)[0]},ignore-error=true"
     if mode_max:
         to += ",mode=max"
-    return CacheSpec(cache_from=cache_from, cache_to=(to,))
+    return CacheSpec(cache_from=cache_from, cache_to=(to,) if export else ())
 
 
 def make_plan(
@@ -146,6 +152,7 @@ def make_plan(
     fingerprint: Fingerprint,
     *,
     cache_branch: str = FALLBACK_BRANCH,
+    cache_export: bool = True,
 ) -> Plan:
     """The deps target(s) and one runtime target per selected base.
 
@@ -177,6 +184,7 @@ def make_plan(
                 cache_branch,
                 mode_max=True,
                 also=() if full else ("deps",),
+                export=cache_export,
             ),
             labels={
                 **common_labels,
@@ -210,7 +218,9 @@ def make_plan(
                 platforms=platforms,
                 ref=f"{reg.runtime}:{tag}",
                 deps_target=deps[platforms].name,
-                cache=_cache(reg.cache, cache_key, cache_branch, mode_max=False),
+                cache=_cache(
+                    reg.cache, cache_key, cache_branch, mode_max=False, export=cache_export
+                ),
                 labels={
                     **common_labels,
                     "dev.oh-builder.source-hash": fingerprint.source_hash,

@@ -90,7 +90,12 @@ def dockerfile_context(config: Config) -> dict[str, object]:
 
 
 def prepare(
-    config: Config, selection: Selection, *, build_dir: str = "build", cache_branch: str = "main"
+    config: Config,
+    selection: Selection,
+    *,
+    build_dir: str = "build",
+    cache_branch: str = "main",
+    cache_export: bool = True,
 ) -> Prepared:
     ctx = dockerfile_context(config)
     deps_df = render_dockerfile("deps", **ctx)
@@ -112,7 +117,9 @@ def prepare(
         source_hash=tree_hash((k, v.data, v.executable) for k, v in app.items()),
         runtime_hash=content_hash({"runtime.Dockerfile": runtime_df.encode()}),
     )
-    plan = make_plan(config, selection, fingerprint, cache_branch=cache_branch)
+    plan = make_plan(
+        config, selection, fingerprint, cache_branch=cache_branch, cache_export=cache_export
+    )
     files: dict[str, ContextFile] = {
         "deps.Dockerfile": ContextFile(data=deps_df.encode(), executable=False),
         "runtime.Dockerfile": ContextFile(data=runtime_df.encode(), executable=False),

@@ -93,12 +93,13 @@ class Shell:
         cid = uuid.uuid4().hex
         script, out, rc = (self.dir / f"{cid}.sh", self.dir / f"{cid}.out", self.dir / f"{cid}.rc")
         script.write_text(command + "\n")
-        line = f". {script} >{out} 2>&1 </dev/null; echo $? >{rc}.tmp; mv {rc}.tmp {rc}"
+        # Shell builtins only: the base image may have no coreutils at all.
+        line = f". {script} >{out} 2>&1 </dev/null; echo $? >{rc}"
         self._tmux("send-keys", "-t", SESSION, "-l", line)
         self._tmux("send-keys", "-t", SESSION, "Enter")
         deadline = time.monotonic() + timeout
         timed_out = False
-        while not rc.exists():
+        while not _complete(rc):
             if time.monotonic() > deadline and not timed_out:
                 timed_out = True
                 self._tmux("send-keys", "-t", SESSION, "C-c")
@@ -106,7 +107,7 @@ class Shell:
             elif timed_out and time.monotonic() > deadline:
                 break  # the shell did not come back; report what we have
             time.sleep(0.02)
-        code = int(rc.read_text().strip() or -1) if rc.exists() else -1
+        code = int(rc.read_text().strip()) if _complete(rc) else -1
         data = out.read_bytes() if out.exists() else b""
         for f in (script, out, rc):
             f.unlink(missing_ok=True)
@@ -117,6 +118,14 @@ class Shell:
     def close(self) -> None:
         self._tmux("kill-server")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _complete(rc: Path) -> bool:
+    """The status file is written by one `echo`; it is complete once it ends in a newline."""
+    try:
+        return rc.read_text().endswith("\n")
+    except FileNotFoundError:
+        return False
 
 
 def _quote(s: str) -> str:

@@ -1,7 +1,7 @@
 """Copy the build stage's CPython and tools into the bundle layout under ROOT.
 
 ROOT/python      CPython (binary + standard library), found by its own landmark
-ROOT/usr/bin     tool binaries (bash, tmux, git, rg, jq, node), never on PATH directly
+ROOT/usr/bin     tool binaries (bash, tmux, git, rg, jq, node, busybox), never on PATH
 ROOT/usr/lib     their data (git-core, chromium, locale); ROOT/usr/share (terminfo, fonts)
 ROOT/etc         CA certificates, fonts.conf
 ROOT/.dlopen     libraries loaded with dlopen (ldd does not see them), for relocate.py
@@ -106,6 +106,8 @@ def main(root: Path, tools: list[str]) -> None:
     if "git" in tools:
         copy("/usr/lib/git-core", root / "usr/lib/git-core")
         copy("/usr/share/git-core/templates", root / "usr/share/git-core/templates")
+    # busybox (static): coreutils-style fallbacks for bases that have none.
+    copy("/bin/busybox", root / "usr/bin/busybox")
     terminfo(root)
     copy("/usr/lib/locale/C.utf8", root / "usr/lib/locale/C.utf8")
     copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs/ca-certificates.crt")

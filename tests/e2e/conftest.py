@@ -25,19 +25,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def sh(*args: str, log: Path | None = None, timeout: float = 3600, check: bool = True,
-       cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def sh(
+    *args: str, log: Path | None = None, timeout: float = 3600, check: bool = True, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as f:
-            r = subprocess.run(args, stdout=f, stderr=subprocess.STDOUT, text=True, cwd=cwd,
-                               timeout=timeout, check=False)
+            r = subprocess.run(
+                args,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=cwd,
+                timeout=timeout,
+                check=False,
+            )
         if check and r.returncode != 0:
             tail = "".join(log.read_text().splitlines(keepends=True)[-25:])
             pytest.fail(f"{' '.join(args)} failed ({r.returncode}); log: {log}\n{tail}")
         return r
-    r = subprocess.run(args, capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                       check=False)
+    r = subprocess.run(args, capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False)
     if check and r.returncode != 0:
         pytest.fail(f"{' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
     return r
@@ -55,8 +62,18 @@ def baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, o
     """One real `oh-builder bake --push` of the repo's default config; returns its tags."""
     out = tmp_path_factory.mktemp("bake") / "build"
     start = time.monotonic()
-    sh(str(BIN / "oh-builder"), "bake", "--push", "--progress", "plain",
-       "--config", "builder.toml", "--output", str(out), log=LOGS / "bake.log")
+    sh(
+        str(BIN / "oh-builder"),
+        "bake",
+        "--push",
+        "--progress",
+        "plain",
+        "--config",
+        "builder.toml",
+        "--output",
+        str(out),
+        log=LOGS / "bake.log",
+    )
     print(f"e2e bake: {time.monotonic() - start:.0f} s")
     tags = json.loads(sh(str(BIN / "oh-builder"), "tags", "--json", "-c", "builder.toml").stdout)
     assert isinstance(tags, dict)

@@ -22,7 +22,10 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 def bake_print(build: Path, cwd: Path) -> dict[str, object]:
     r = subprocess.run(
         ["docker", "buildx", "bake", "-f", str(build / "docker-bake.hcl"), "--print"],
-        capture_output=True, text=True, cwd=cwd, check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
     )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)  # type: ignore[no-any-return]
@@ -41,19 +44,32 @@ def test_default_config_print(engine: None, tmp_path: Path) -> None:
     targets = data["target"]
     assert isinstance(targets, dict)
     assert targets["deps"]["platforms"] == ["linux/amd64", "linux/arm64"]
-    bookworm = targets["runtime-debian-bookworm"]
-    assert bookworm["contexts"] == {"deps": "target:deps"}
-    assert bookworm["args"]["BASE_IMAGE"] == "debian:bookworm"
-    assert bookworm["platforms"] == ["linux/amd64", "linux/arm64"]
-    busybox = targets["runtime-busybox"]
-    assert busybox["platforms"] == ["linux/amd64"]
-    assert busybox["contexts"] == {"deps": f"target:{busybox_deps(targets)}"}
-    assert targets[busybox_deps(targets)]["platforms"] == ["linux/amd64"]
+    runtime = {n: t for n, t in targets.items() if n.startswith("runtime-")}
+    assert sorted(runtime) == sorted(r.name for r in plan.runtime)  # type: ignore[attr-defined]
+    assert len(runtime) == 6
+    for t in runtime.values():
+        assert t["contexts"] == {"deps": "target:deps"}
+        assert t["platforms"] == ["linux/amd64", "linux/arm64"]
+        assert t["dockerfile"] == "runtime.Dockerfile"
+    assert runtime["runtime-debian-bookworm"]["args"]["BASE_IMAGE"] == "debian:bookworm"
     assert data["group"]["default"]["targets"] == ["deps", "runtime"]
 
 
-def busybox_deps(targets: dict[str, dict[str, object]]) -> str:
-    return str(targets["runtime-busybox"]["contexts"]["deps"]).split(":", 1)[1]  # type: ignore[index]
+def test_platform_subset_gets_own_deps_target(engine: None, tmp_path: Path, app_dir: Path) -> None:
+    cfg = tmp_path / "builder.toml"
+    cfg.write_text(
+        BASE_CONFIG + '[[bases]]\nimage = "debian:bookworm"\n'
+        '[[bases]]\nimage = "127.0.0.1:5000/oh-test/busybox:static"\nname = "busybox"\n'
+        'platforms = ["linux/amd64"]\n'
+    )
+    data, _ = plan_and_print(cfg, tmp_path)
+    targets = data["target"]
+    assert isinstance(targets, dict)
+    busybox = targets["runtime-busybox"]
+    assert busybox["platforms"] == ["linux/amd64"]
+    assert busybox["contexts"] == {"deps": "target:deps-amd64"}
+    assert targets["deps-amd64"]["platforms"] == ["linux/amd64"]
+    assert targets["runtime-debian-bookworm"]["contexts"] == {"deps": "target:deps"}
 
 
 def test_awkward_bases_print(engine: None, tmp_path: Path, app_dir: Path) -> None:
@@ -79,10 +95,14 @@ def test_awkward_bases_print(engine: None, tmp_path: Path, app_dir: Path) -> Non
 
 text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-    min_size=0, max_size=40,
+    min_size=0,
+    max_size=40,
 ) | st.sampled_from(['"', "\\", "${x}", "%{y}", "$${", "a\nb", "\t", "é☃💥", "\\n", "$", "%"])
-key = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-              min_size=1, max_size=20)
+key = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=20,
+)
 
 
 def toml_str(value: str) -> str:
@@ -98,12 +118,15 @@ def toml_str(value: str) -> str:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-@given(labels=st.dictionaries(key, text, max_size=4),
-       args=st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True), text,
-                            max_size=3))
+@given(
+    labels=st.dictionaries(key, text, max_size=4),
+    args=st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True), text, max_size=3),
+)
 def test_strings_arrive_byte_for_byte(
-    engine: None, tmp_path_factory: pytest.TempPathFactory,
-    labels: dict[str, str], args: dict[str, str],
+    engine: None,
+    tmp_path_factory: pytest.TempPathFactory,
+    labels: dict[str, str],
+    args: dict[str, str],
 ) -> None:
     tmp = tmp_path_factory.mktemp("hyp")
     app = tmp / "app"
@@ -115,8 +138,11 @@ def test_strings_arrive_byte_for_byte(
     head = BASE_CONFIG.replace(
         '[labels]\n"org.opencontainers.image.source" = "https://example.invalid/repo"\n',
         f"[labels]\n{toml_labels}",
-    ).replace('platforms = ["linux/amd64", "linux/arm64"]\n',
-              f'platforms = ["linux/amd64", "linux/arm64"]\nargs = {{ {toml_args} }}\n', 1)
+    ).replace(
+        'platforms = ["linux/amd64", "linux/arm64"]\n',
+        f'platforms = ["linux/amd64", "linux/arm64"]\nargs = {{ {toml_args} }}\n',
+        1,
+    )
     cfg = tmp / "builder.toml"
     cfg.write_text(head + '[[bases]]\nimage = "debian:bookworm"\n')
     data, _ = plan_and_print(cfg, tmp)

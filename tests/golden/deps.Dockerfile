@@ -6,7 +6,7 @@ FROM debian:trixie AS system
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      python3 python3-venv python3-pip patchelf ca-certificates file \
+      python3 python3-venv python3-pip patchelf ca-certificates busybox-static \
       bash \
       chromium \
       fontconfig \
@@ -19,8 +19,13 @@ RUN apt-get update -qq \
     >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 
-# Poetry, for this build only: it exports the locked requirements (with hashes).
-FROM system AS poetry
+# Poetry, for this build only: it exports the locked requirements (with hashes). The
+# export is the same for every platform, so it runs natively on the build platform.
+FROM --platform=$BUILDPLATFORM debian:trixie AS poetry
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends python3 python3-venv ca-certificates >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
 RUN --mount=type=secret,id=cacert,target=/run/secrets/cacert \
     PIP_CERT=/run/secrets/cacert python3 -m venv /opt/poetry \
  && PIP_CERT=/run/secrets/cacert /opt/poetry/bin/pip install -q --no-cache-dir \
@@ -45,8 +50,11 @@ RUN --mount=type=secret,id=cacert,target=/run/secrets/cacert \
  && python3 /opt/oh-tools/relocate.py /openhands $(cat /openhands/.dlopen 2>/dev/null) \
  && rm -f /openhands/.dlopen
 FROM bundle AS finish
+ARG BUILDPLATFORM
+ARG TARGETPLATFORM
 COPY wrappers/ /openhands/
-RUN python3 /opt/oh-tools/finish.py /openhands action_server browser
+RUN python3 /opt/oh-tools/finish.py /openhands action_server browser \
+      "$BUILDPLATFORM" "$TARGETPLATFORM"
 
 FROM scratch AS deps
 COPY --from=finish /openhands /openhands
