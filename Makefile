@@ -37,8 +37,10 @@ plan: venv
 bake: venv bases
 	$(BIN)/oh-builder bake --push
 
+# verify results land in $(RESULTS); tests/tools/compat_table.py turns them into a table.
+RESULTS ?= /var/log/oh-builder/e2e/results
 test: venv host-tools bases
-	$(BIN)/pytest tests
+	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest tests
 
 test-unit: venv
 	$(BIN)/pytest -q tests/unit
@@ -47,7 +49,7 @@ test-app: venv host-tools
 	$(BIN)/pytest tests/app
 
 test-e2e: venv bases
-	$(BIN)/pytest tests/e2e
+	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest tests/e2e
 
 lint: venv
 	$(BIN)/ruff check builder tests

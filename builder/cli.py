@@ -329,6 +329,77 @@ def verify(
     raise_on_failure(image, results)
 
 
+@command
+def doctor(config: ConfigOpt = None) -> None:
+    """Check the docker client, daemon, buildx, driver, emulation and registries."""
+    from rich.table import Table
+
+    from builder import engine
+    from builder.config import load_config, resolve_config_path
+    from builder.console import out
+    from builder.errors import EngineError
+
+    path = resolve_config_path(config)
+    registries: list[str] = []
+    if path.exists():
+        reg = load_config(path).registry
+        registries = [reg.runtime, reg.deps, reg.cache]
+    rows = engine.doctor(registries)
+    table = Table(title="doctor", title_justify="left")
+    for col in ("check", "result", "detail"):
+        table.add_column(col, overflow="fold")
+    for name, ok, detail in rows:
+        table.add_row(name, "[green]ok[/]" if ok else "[red]missing[/]", detail)
+    out.print(table)
+    bad = [name for name, ok, _ in rows if not ok]
+    if bad:
+        raise EngineError(f"not ready: {', '.join(bad)} (see the table above)")
+
+
+@command
+def warm(
+    config: ConfigOpt = None,
+    base: BaseOpt = None,
+    platform: PlatformOpt = None,
+    shard: ShardOpt = None,
+    output: OutputOpt = Path("build"),
+    cache_branch: CacheBranchOpt = None,
+    progress: ProgressOpt = "quiet",
+) -> None:
+    """Import the registry cache and the base images into the local builder; push nothing."""
+    import time
+
+    from builder import engine
+    from builder.branch import cache_branch as detect_branch
+    from builder.config import load_config, resolve_config_path
+    from builder.console import out
+    from builder.prepare import prepare, write_build_dir
+
+    cfg = load_config(resolve_config_path(config))
+    prepared = prepare(
+        cfg,
+        _selection(base, platform, shard),
+        build_dir=str(output),
+        cache_branch=detect_branch(cache_branch),
+        cache_export=False,
+    )
+    engine.check_engine()
+    write_build_dir(output, prepared.files)
+    names = [d.name for d in prepared.plan.deps] + [r.name for r in prepared.plan.runtime]
+    start = time.monotonic()
+    engine.bake(
+        output / "docker-bake.hcl",
+        names,
+        progress="plain" if progress == "plain" else "quiet",
+        overrides={"*.output": "type=cacheonly"},
+    )
+    out.print(
+        f"warmed {len(names)} target(s) ({', '.join(names[:8])}{' …' if len(names) > 8 else ''}) "
+        f"for {', '.join(sorted({p for r in prepared.plan.runtime for p in r.platforms}))} "
+        f"from cache branch {prepared.plan.cache_branch} in {time.monotonic() - start:.1f} s"
+    )
+
+
 def main() -> None:
     """Entry point: BuilderError -> one line on stderr and its exit code, no traceback."""
     try:

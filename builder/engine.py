@@ -242,3 +242,78 @@ def image_env(image: str) -> dict[str, str]:
     except DockerException:
         return {}
     return dict(e.split("=", 1) for e in env if "=" in e)
+
+
+def doctor(registries: Sequence[str]) -> list[tuple[str, bool, str]]:
+    """(check, ok, detail or what to do) for everything builds need."""
+    rows: list[tuple[str, bool, str]] = []
+    if shutil.which("docker") is None:
+        return [("docker client", False, "not on PATH; install Docker or run 'make engine'")]
+    rows.append(("docker client", True, str(shutil.which("docker"))))
+    try:
+        info = check_engine()
+    except EngineError as exc:
+        rows.append(("engine", False, str(exc)))
+        return rows
+    rows.append(("docker daemon", True, info["daemon"]))
+    rows.append(("buildx >= 0.11", True, info["buildx"]))
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        builder = docker.buildx.inspect()
+        driver = str(builder.driver)
+        platforms = {str(p) for node in builder.nodes for p in (node.platforms or [])}
+    except DockerException as exc:
+        rows.append(("builder", False, _error_text(exc)))
+        return rows
+    store = ""
+    with contextlib.suppress(DockerException):
+        store = str(docker.info().driver_status)
+    multi = driver != "docker" or "io.containerd.snapshotter" in store
+    rows.append(
+        (
+            "multi-platform + registry cache export",
+            multi,
+            f"driver {driver}"
+            + (
+                ""
+                if multi
+                else "; enable the containerd image store "
+                '({"features":{"containerd-snapshotter":true}}) or use a '
+                "docker-container builder"
+            ),
+        )
+    )
+    arm = any("arm64" in p for p in platforms) or os.uname().machine == "aarch64"
+    rows.append(
+        (
+            "linux/arm64 emulation",
+            arm,
+            "available" if arm else "install qemu-user-static + binfmt-support",
+        )
+    )
+    for host in sorted({r.split("/", 1)[0] for r in registries}):
+        ok = _registry_reachable(host)
+        rows.append(
+            (
+                f"registry {host}",
+                ok,
+                "answers /v2/" if ok else "unreachable; start it ('make engine') or log in",
+            )
+        )
+    return rows
+
+
+def _registry_reachable(host: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    scheme = "http" if host.startswith(("127.", "localhost")) else "https"
+    try:
+        urllib.request.urlopen(f"{scheme}://{host}/v2/", timeout=5)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401  # a registry asking for credentials is reachable
+    except (OSError, ValueError):
+        return False
+    return True

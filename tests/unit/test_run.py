@@ -31,8 +31,9 @@ class FakeEngine:
         self.failing = set(failing)
         self.calls: list[list[str]] = []
 
-    def bake_stream(self, bake_file: Path, targets: Sequence[str], *, metadata_file: Path,
-                    **kw: object) -> Iterator[str]:
+    def bake_stream(
+        self, bake_file: Path, targets: Sequence[str], *, metadata_file: Path, **kw: object
+    ) -> Iterator[str]:
         self.calls.append(list(targets))
         assert bake_file.is_file()
         meta = {}
@@ -63,13 +64,16 @@ def install(monkeypatch: pytest.MonkeyPatch, fake: FakeEngine) -> None:
 
 
 def test_builds_all_and_counts_cached(
-    prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     fake = FakeEngine()
     install(monkeypatch, fake)
     meta = tmp_path / "meta.json"
-    results = run_bake(prepared, output=tmp_path / "b", push=True, metadata_file=meta,
-                       progress="quiet")
+    results = run_bake(
+        prepared, output=tmp_path / "b", push=True, metadata_file=meta, progress="quiet"
+    )
     assert fake.calls == [["deps", "runtime-debian-bookworm", "runtime-busybox"]]
     assert {r.status for r in results} == {"built"}
     data = json.loads(meta.read_text())
@@ -78,7 +82,9 @@ def test_builds_all_and_counts_cached(
 
 
 def test_existing_tags_are_skipped_unless_forced(
-    prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     fake = FakeEngine(existing={r.ref for r in prepared.plan.runtime} | {prepared.plan.deps_ref})
     install(monkeypatch, fake)
@@ -89,18 +95,22 @@ def test_existing_tags_are_skipped_unless_forced(
 
 
 def test_one_bad_base_does_not_stop_the_others(
-    prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     fake = FakeEngine(failing={"runtime-busybox"})
     install(monkeypatch, fake)
     meta = tmp_path / "meta.json"
     with pytest.raises(BuildError) as exc:
-        run_bake(prepared, output=tmp_path / "b", push=True, metadata_file=meta,
-                 progress="quiet")
+        run_bake(prepared, output=tmp_path / "b", push=True, metadata_file=meta, progress="quiet")
     assert exc.value.exit_code == 4 and "runtime-busybox" in str(exc.value)
     status = {d["target"]: d["status"] for d in json.loads(meta.read_text())}
-    assert status == {"deps": "built", "runtime-debian-bookworm": "built",
-                      "runtime-busybox": "failed"}
+    assert status == {
+        "deps": "built",
+        "runtime-debian-bookworm": "built",
+        "runtime-busybox": "failed",
+    }
     failed = next(d for d in json.loads(meta.read_text()) if d["status"] == "failed")
     assert failed["log_tail"]
     assert fake.calls[0] == ["deps", "runtime-debian-bookworm", "runtime-busybox"]
