@@ -59,7 +59,11 @@ def engine() -> None:
 
 @pytest.fixture(scope="session")
 def baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """One real `oh-builder bake --push` of the repo's default config; returns its tags."""
+    """One real `oh-builder bake --push --force` of the repo's default config; its tags.
+
+    --force: base images may change under the same tag (the test bases are reseeded when
+    their recipe changes); rebuilding proves this tree builds, and is cached anyway.
+    """
     out = tmp_path_factory.mktemp("bake") / "build"
     start = time.monotonic()
     sh(

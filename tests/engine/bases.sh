@@ -75,15 +75,19 @@ seed_debian() {
 }
 
 seed_test_bases() {
-  # Built from the debian image just seeded, for both platforms, in one bake.
-  local missing=0
+  # Built from the debian image just seeded, for both platforms, in one bake. A stamp
+  # of their sources makes an edited recipe reseed them.
+  local missing=0 stamp
+  stamp=$(cat "$HERE"/bases/test-bases.* | sha256sum | cut -c1-16)
   for ref in oh-test/busybox:static oh-test/musl:latest oh-test/noshell:latest oh-test/uid1000:bookworm; do
     in_registry "$ref" || missing=1
   done
+  [ "$(cat "$CACHE_DIR/test-bases.stamp" 2>/dev/null)" = "$stamp" ] || missing=1
   [ $missing = 0 ] && { say "test bases already seeded"; return 0; }
   say "building test bases (busybox, musl, noshell, uid1000)"
   docker buildx bake --progress=plain -f "$HERE/bases/test-bases.hcl" --push \
     >"$LOG_DIR/test-bases.log" 2>&1 || die "building the test bases failed; see $LOG_DIR/test-bases.log"
+  mkdir -p "$CACHE_DIR" && echo "$stamp" >"$CACHE_DIR/test-bases.stamp"
 }
 
 main() {

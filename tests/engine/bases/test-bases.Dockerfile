@@ -7,7 +7,7 @@ RUN apt-get update -qq \
  && musl-gcc -o /musl-hello /hello.c \
  && gcc -static -o /static-hello /hello.c \
  && mkdir -p /musl/lib /musl/usr/lib \
- && cp -a /lib/ld-musl-*.so.1 /musl/lib/ \
+ && cp -L /lib/ld-musl-*.so.1 /musl/lib/ \
  && cp -a /usr/lib/*-linux-musl /musl/usr/lib/
 
 # A shell and nothing else: busybox, statically linked; no libc at all.
