@@ -215,6 +215,9 @@ def bake(
         Path | None, typer.Option("--metadata-file", help="Write buildx metadata JSON here.")
     ] = None,
     progress: ProgressOpt = "auto",
+    force: ForceOpt = False,
+    cache_branch: CacheBranchOpt = None,
+    no_cache_export: NoCacheExportOpt = False,
 ) -> None:
     """Plan, then build the deps image and the runtime matrix with docker buildx bake."""
     _run(
@@ -227,6 +230,9 @@ def bake(
         no_cache=no_cache,
         metadata_file=metadata_file,
         progress=progress,
+        force=force,
+        cache_branch=cache_branch,
+        cache_export=not no_cache_export,
     )
 
 

@@ -190,12 +190,14 @@ def run_container(
     from python_on_whales.exceptions import DockerException
 
     try:
+        if pull:  # quietly: verify --json owns stdout
+            docker.image.pull(image, quiet=True, platform=platform)
         c = docker.run(
             image,
             detach=True,
             platform=platform,
             publish=[("127.0.0.1:", port)],
-            pull="always" if pull else "missing",
+            pull="never",
             envs=dict(env or {}),
             labels={"dev.oh-builder.verify": "1"},
         )

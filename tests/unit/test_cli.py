@@ -137,3 +137,39 @@ def test_help_lists_commands() -> None:
     r = runner.invoke(app, ["--help"])
     assert r.exit_code == 0
     assert "plan" in r.output and "tags" in r.output
+
+
+def test_bake_passes_options_to_run(
+    write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, object] = {}
+
+    def fake_run_bake(prepared: object, **kw: object) -> list[object]:
+        seen.update(kw, plan=prepared.plan)  # type: ignore[attr-defined]
+        return []
+
+    monkeypatch.setattr("builder.run.run_bake", fake_run_bake)
+    cfg = write_config(BASES)
+    r = runner.invoke(
+        app,
+        [
+            "bake",
+            "-c",
+            str(cfg),
+            "-o",
+            str(tmp_path / "o"),
+            "--push",
+            "--force",
+            "--cache-branch",
+            "feat/x",
+            "--no-cache-export",
+            "--progress",
+            "quiet",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert seen["push"] is True and seen["force"] is True
+    plan = seen["plan"]
+    assert plan.cache_branch == "feat/x"  # type: ignore[attr-defined]
+    assert all(d.cache.cache_to == () for d in plan.deps)  # type: ignore[attr-defined]
+    assert seen["targets"] == ["deps", "runtime-debian-bookworm", "runtime-busybox"]
