@@ -70,6 +70,7 @@ def baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, o
         str(BIN / "oh-builder"),
         "bake",
         "--push",
+        "--force",
         "--progress",
         "plain",
         "--config",
