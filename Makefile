@@ -40,7 +40,7 @@ bake: venv bases
 # verify results land in $(RESULTS); tests/tools/compat_table.py turns them into a table.
 RESULTS ?= /var/log/oh-builder/e2e/results
 test: venv host-tools bases
-	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest tests
+	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest --durations=15 tests
 
 test-unit: venv
 	$(BIN)/pytest -q tests/unit
