@@ -59,5 +59,9 @@ lint: venv
 golden: venv
 	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/unit/test_golden.py
 
+# Benchmarks (figures, not tests): planning scale for 2,294 bases. See docs/benchmarks.md.
+bench: venv engine
+	$(BIN)/python -m tests.bench.plan_scale 2294
+
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

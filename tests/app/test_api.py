@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.client import Client as TestClient
+from tests.app.client import Client as ApiClient
 
 from action_server.envclean import agent_environment
 
 
-def test_alive(client: TestClient) -> None:
+def test_alive(client: ApiClient) -> None:
     r = client.get("/alive")
     assert r.status_code == 200 and r.json() == {"status": "ok"}
 
 
-def test_state_persists(client: TestClient, workdir: Path) -> None:
+def test_state_persists(client: ApiClient, workdir: Path) -> None:
     r = client.post("/execute", json={"command": "mkdir -p sub && cd sub && export FOO=bar"})
     assert r.json()["exit_code"] == 0
     r = client.post("/execute", json={"command": "pwd; echo $FOO"})
@@ -28,14 +28,14 @@ def test_state_persists(client: TestClient, workdir: Path) -> None:
     }
 
 
-def test_exit_code_and_utf8(client: TestClient) -> None:
+def test_exit_code_and_utf8(client: ApiClient) -> None:
     r = client.post("/execute", json={"command": "echo héllo ☃; false"})
     assert r.json()["exit_code"] == 1 and r.json()["output"] == "héllo ☃\n"
     r = client.post("/execute", json={"command": r"printf 'a\377b\n'"})
     assert r.json()["output"] == "a\ufffdb\n"
 
 
-def test_timeout_interrupts_and_session_survives(client: TestClient) -> None:
+def test_timeout_interrupts_and_session_survives(client: ApiClient) -> None:
     client.post("/execute", json={"command": "export KEEP=1"})
     r = client.post("/execute", json={"command": "echo start; sleep 30", "timeout": 1})
     body = r.json()
@@ -45,7 +45,7 @@ def test_timeout_interrupts_and_session_survives(client: TestClient) -> None:
     assert r.json()["output"] == "1\n"
 
 
-def test_files_roundtrip(client: TestClient, workdir: Path) -> None:
+def test_files_roundtrip(client: ApiClient, workdir: Path) -> None:
     r = client.post("/files/write", json={"path": "a/b.txt", "content": "ünïcode\n"})
     assert r.status_code == 200
     assert (workdir / "a/b.txt").read_text() == "ünïcode\n"
@@ -54,7 +54,7 @@ def test_files_roundtrip(client: TestClient, workdir: Path) -> None:
 
 
 @pytest.mark.parametrize("path", ["../x", "/etc/passwd", "a/../../x", "link/x", "link", ""])
-def test_traversal_rejected(client: TestClient, workdir: Path, path: str) -> None:
+def test_traversal_rejected(client: ApiClient, workdir: Path, path: str) -> None:
     (workdir / "link").symlink_to("/etc")
     for endpoint, body in (("/files/read", {"path": path}),
                            ("/files/write", {"path": path, "content": "x"})):
@@ -68,13 +68,13 @@ def test_traversal_rejected(client: TestClient, workdir: Path, path: str) -> Non
     [b"{not json", b'{"command": 5}', b"{}", b'{"command": "x", "timeout": -1}', b"[]",
      b'{"command": "x", "extra": 1}'],
 )
-def test_bad_requests_are_4xx_json(client: TestClient, body: bytes) -> None:
+def test_bad_requests_are_4xx_json(client: ApiClient, body: bytes) -> None:
     r = client.post("/execute", content=body, headers={"Content-Type": "application/json"})
     assert 400 <= r.status_code < 500 and "error" in r.json()
     assert client.get("/alive").status_code == 200
 
 
-def test_api_key(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_key(client: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OH_SESSION_API_KEY", "s3cret")
     assert client.get("/alive").status_code == 200
     assert client.post("/execute", json={"command": "true"}).status_code == 401
@@ -115,7 +115,7 @@ def page_server(tmp_path: Path) -> Iterator[str]:
     server.shutdown()
 
 
-def test_browse(client: TestClient, page_server: str) -> None:
+def test_browse(client: ApiClient, page_server: str) -> None:
     r = client.post("/browse", json={"url": page_server})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -125,5 +125,5 @@ def test_browse(client: TestClient, page_server: str) -> None:
     assert png.startswith(b"\x89PNG") and len(png) > 1000
 
 
-def test_browse_bad_url(client: TestClient) -> None:
+def test_browse_bad_url(client: ApiClient) -> None:
     assert client.post("/browse", json={"url": "ftp://x"}).status_code == 400

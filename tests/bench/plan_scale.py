@@ -1,0 +1,82 @@
+"""Benchmark: plan and write the bake file for N SWE-bench-style bases (default 2,294),
+then check that buildx accepts it. Prints JSON. Not a test: `make bench` runs it.
+
+Usage: python -m tests.bench.plan_scale [N] [--no-buildx]
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from builder.config import load_config
+from builder.plan import Selection
+from builder.prepare import prepare, write_build_dir
+
+REPO = Path(__file__).resolve().parents[2]
+REPOS = [
+    "django/django",
+    "astropy/astropy",
+    "sympy/sympy",
+    "scikit-learn/scikit-learn",
+    "matplotlib/matplotlib",
+    "pytest-dev/pytest",
+    "sphinx-doc/sphinx",
+    "psf/requests",
+]
+
+
+def config_text(n: int) -> str:
+    head = (REPO / "builder.toml").read_text().split("[[bases]]", 1)[0]
+    bases = []
+    for i in range(n):
+        owner, name = REPOS[i % len(REPOS)].split("/")
+        image = f"docker.io/swebench/sweb.eval.x86_64.{owner}_1776_{name}-{10000 + i}:latest"
+        bases.append(f'[[bases]]\nimage = "{image}"\nplatforms = ["linux/amd64"]\n')
+    return head + "\n".join(bases)
+
+
+def main(n: int, buildx: bool) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        shutil.copytree(REPO / "app", work / "app", ignore=shutil.ignore_patterns("__pycache__"))
+        (work / "builder.toml").write_text(config_text(n))
+        start = time.perf_counter()
+        cfg = load_config(work / "builder.toml")
+        prepared = prepare(cfg, Selection(), build_dir=str(work / "build"))
+        write_build_dir(work / "build", prepared.files)
+        plan_s = time.perf_counter() - start
+        shards = [len(prepare(cfg, Selection(shard=(i, 8))).plan.runtime) for i in range(1, 9)]
+        result: dict[str, object] = {
+            "bases": n,
+            "plan_and_write_seconds": round(plan_s, 3),
+            "bake_file_bytes": (work / "build" / "docker-bake.hcl").stat().st_size,
+            "runtime_targets": len(prepared.plan.runtime),
+            "bases_per_shard_of_8": shards,
+        }
+        if buildx:
+            start = time.perf_counter()
+            r = subprocess.run(
+                ["docker", "buildx", "bake", "-f", str(work / "build/docker-bake.hcl"), "--print"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            result["buildx_print_seconds"] = round(time.perf_counter() - start, 2)
+            result["buildx_accepts"] = r.returncode == 0
+            if r.returncode == 0:
+                targets = json.loads(r.stdout)["target"]
+                result["buildx_targets"] = len(targets)
+            else:
+                result["buildx_error"] = r.stderr.strip().splitlines()[-1:]
+    return result
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    print(json.dumps(main(int(args[0]) if args else 2294, "--no-buildx" not in sys.argv), indent=2))
