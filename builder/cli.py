@@ -7,11 +7,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
 from builder.errors import INTERRUPTED_EXIT_CODE, BuilderError
+
+if TYPE_CHECKING:
+    from builder.plan import Selection
 
 app = typer.Typer(
     add_completion=False,
@@ -62,7 +65,7 @@ OutputOpt = Annotated[
 ]
 
 
-def _selection(base: list[str] | None, platform: list[str] | None, shard: str | None):  # type: ignore[no-untyped-def]
+def _selection(base: list[str] | None, platform: list[str] | None, shard: str | None) -> Selection:
     from builder.errors import ConfigError
     from builder.model import KNOWN_PLATFORMS
     from builder.plan import Selection, parse_shard
@@ -393,12 +396,11 @@ def warm(
     write_build_dir(output, prepared.files)
     names = [d.name for d in prepared.plan.deps] + [r.name for r in prepared.plan.runtime]
     start = time.monotonic()
-    engine.bake(
-        output / "docker-bake.hcl",
-        names,
-        progress="plain" if progress == "plain" else "quiet",
-        overrides={"*.output": "type=cacheonly"},
-    )
+    for line in engine.bake_stream(
+        output / "docker-bake.hcl", names, overrides={"*.output": "type=cacheonly"}
+    ):
+        if progress == "plain":
+            sys.stderr.write(line + "\n")
     out.print(
         f"warmed {len(names)} target(s) ({', '.join(names[:8])}{' …' if len(names) > 8 else ''}) "
         f"for {', '.join(sorted({p for r in prepared.plan.runtime for p in r.platforms}))} "

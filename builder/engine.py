@@ -104,6 +104,7 @@ def bake_stream(
     load: bool = False,
     no_cache: bool = False,
     metadata_file: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Run ``docker buildx bake --progress=plain`` and yield its log lines.
 
@@ -122,6 +123,7 @@ def bake_stream(
             metadata_file=str(metadata_file) if metadata_file else None,
             progress="plain",
             stream_logs=True,
+            set=dict(overrides or {}),
             variables={"OH_CA_BUNDLE": ca_bundle()},
         ):
             yield str(line).rstrip("\n")
@@ -141,40 +143,6 @@ def image_exists(ref: str) -> bool:
     except DockerException:
         return False
     return True
-
-
-def bake(
-    bake_file: Path,
-    targets: Sequence[str],
-    *,
-    push: bool = False,
-    load: bool = False,
-    no_cache: bool = False,
-    metadata_file: Path | None = None,
-    progress: str = "auto",
-    overrides: Mapping[str, str] | None = None,
-) -> None:
-    """Run ``docker buildx bake``; buildx's own progress goes to the terminal."""
-    docker = _docker()
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        docker.buildx.bake(
-            targets=list(targets),
-            files=[str(bake_file)],
-            push=push,
-            load=load,
-            cache=not no_cache,
-            metadata_file=str(metadata_file) if metadata_file else None,
-            progress=progress if progress in ("auto", "plain", "tty", "quiet") else False,
-            set=dict(overrides or {}),
-            variables={"OH_CA_BUNDLE": ca_bundle()},
-        )
-    except DockerException as exc:
-        raise BuildError(
-            f"docker buildx bake -f {bake_file} failed (exit {exc.return_code}); "
-            "see the build log above"
-        ) from None
 
 
 def run_container(

@@ -7,7 +7,7 @@ turns the plan into a bake file.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from builder import __version__
 from builder.errors import ConfigError
@@ -68,7 +68,6 @@ class Plan:
     deps: tuple[DepsTarget, ...]
     runtime: tuple[RuntimeTarget, ...]
     cache_branch: str = FALLBACK_BRANCH
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def deps_ref(self) -> str:

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,9 +89,11 @@ def run_bake(
     names = list(targets) or [plan.deps[0].name, *(r.name for r in plan.runtime)]
     results = {n: TargetResult(name=n, ref=every[n][0], platforms=every[n][1]) for n in names}
     if push and not force:
-        for r in results.values():
-            if engine.image_exists(r.ref):
-                r.status = "exists"
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            found = pool.map(engine.image_exists, [r.ref for r in results.values()])
+            for r, exists in zip(results.values(), found, strict=True):
+                if exists:
+                    r.status = "exists"
     todo = [n for n in names if results[n].status == "pending"]
 
     def show(line: str) -> None:

@@ -29,6 +29,17 @@ browser = true
 "org.opencontainers.image.source" = "https://example.invalid/repo"
 """
 
+# Two bases: one with the default platforms, one with a platform subset.
+TWO_BASES = """
+[[bases]]
+image = "debian:bookworm"
+
+[[bases]]
+image = "127.0.0.1:5000/oh-test/busybox:static"
+name = "busybox"
+platforms = ["linux/amd64"]
+"""
+
 
 @pytest.fixture
 def app_dir(tmp_path: Path) -> Path:

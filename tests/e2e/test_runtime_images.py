@@ -21,6 +21,23 @@ def ref_of(baked: dict[str, object], img: Image) -> str:
     return str(runtime[img.base])
 
 
+def run_in(ref: str, platform: str, entrypoint: str, *args: str) -> str:
+    """Run one program in a freshly pulled image for ``platform``; its stdout."""
+    return sh(
+        "docker",
+        "run",
+        "--rm",
+        "--pull",
+        "always",
+        "--platform",
+        platform,
+        "--entrypoint",
+        entrypoint,
+        ref,
+        *args,
+    ).stdout
+
+
 def cases(attr: str) -> list[object]:
     out = []
     for img in IMAGES:
@@ -46,44 +63,19 @@ def test_bundled_binaries_match_platform(
         "h = open('/openhands/usr/bin/bash', 'rb').read(20);"
         "print(platform.machine(), struct.unpack('<H', h[18:20])[0])"
     )
-    r = sh(
-        "docker",
-        "run",
-        "--rm",
-        "--pull",
-        "always",
-        "--platform",
-        platform,
-        "--entrypoint",
-        "/openhands/bin/oh-python",
-        ref_of(baked, img),
-        "-c",
-        probe,
-    )
-    assert r.stdout.split() == [machine, str(e_machine)]
+    stdout = run_in(ref_of(baked, img), platform, "/openhands/bin/oh-python", "-c", probe)
+    assert stdout.split() == [machine, str(e_machine)]
 
 
 @pytest.mark.parametrize(("img", "platform"), cases(""))
 def test_base_programs_still_work(baked: dict[str, object], img: Image, platform: str) -> None:
     assert img.own_program is not None
     argv, expected = img.own_program
-    r = sh(
-        "docker",
-        "run",
-        "--rm",
-        "--pull",
-        "always",
-        "--platform",
-        platform,
-        "--entrypoint",
-        argv[0],
-        ref_of(baked, img),
-        *argv[1:],
-    )
+    stdout = run_in(ref_of(baked, img), platform, argv[0], *argv[1:])
     if expected:
-        assert r.stdout == expected
+        assert stdout == expected
     else:
-        assert r.stdout.split() and r.returncode == 0
+        assert stdout.split()
 
 
 @pytest.mark.parametrize(("img", "platform"), cases("verify_on"))

@@ -10,21 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from builder.cli import app, main
+from tests.conftest import TWO_BASES
 
 runner = CliRunner()
-BASES = """
-[[bases]]
-image = "debian:bookworm"
-
-[[bases]]
-image = "127.0.0.1:5000/oh-test/busybox:static"
-name = "busybox"
-platforms = ["linux/amd64"]
-"""
 
 
 def test_plan_writes_build_dir(write_config: Callable[[str], Path], tmp_path: Path) -> None:
-    cfg = write_config(BASES)
+    cfg = write_config(TWO_BASES)
     out = tmp_path / "out"
     result = runner.invoke(app, ["plan", "--config", str(cfg), "--output", str(out)])
     assert result.exit_code == 0, result.output
@@ -44,14 +36,14 @@ def test_plan_writes_build_dir(write_config: Callable[[str], Path], tmp_path: Pa
 def test_plan_quiet_and_env_config(
     write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = write_config(BASES)
+    cfg = write_config(TWO_BASES)
     monkeypatch.setenv("OH_BUILDER_CONFIG", str(cfg))
     result = runner.invoke(app, ["plan", "-q", "--output", str(tmp_path / "o")])
     assert result.exit_code == 0 and result.output == ""
 
 
 def test_tags_json(write_config: Callable[[str], Path]) -> None:
-    cfg = write_config(BASES)
+    cfg = write_config(TWO_BASES)
     result = runner.invoke(app, ["tags", "--config", str(cfg), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -109,7 +101,7 @@ def test_missing_config_and_missing_app(
 def test_existing_output_survives_failure(
     write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = write_config(BASES)
+    cfg = write_config(TWO_BASES)
     out = tmp_path / "out"
     assert runner.invoke(app, ["plan", "-c", str(cfg), "-o", str(out), "-q"]).exit_code == 0
     before = (out / "docker-bake.hcl").read_text()
@@ -120,7 +112,7 @@ def test_existing_output_survives_failure(
 
 
 def test_bad_shard_and_platform(write_config: Callable[[str], Path], tmp_path: Path) -> None:
-    cfg = write_config(BASES)
+    cfg = write_config(TWO_BASES)
     r = runner.invoke(app, ["plan", "-c", str(cfg), "-o", str(tmp_path / "o"), "--shard", "3/2"])
     assert r.exit_code == 2
     r = runner.invoke(app, ["plan", "-c", str(cfg), "-o", str(tmp_path / "o"), "--platform", "x/y"])
@@ -128,7 +120,7 @@ def test_bad_shard_and_platform(write_config: Callable[[str], Path], tmp_path: P
 
 
 def test_shard_selects_subset(write_config: Callable[[str], Path], tmp_path: Path) -> None:
-    cfg = write_config(BASES)
+    cfg = write_config(TWO_BASES)
     r = runner.invoke(app, ["tags", "-c", str(cfg), "--json", "--base", "busy*"])
     assert list(json.loads(r.output)["runtime"]) == ["127.0.0.1:5000/oh-test/busybox:static"]
 
@@ -149,7 +141,7 @@ def test_bake_passes_options_to_run(
         return []
 
     monkeypatch.setattr("builder.run.run_bake", fake_run_bake)
-    cfg = write_config(BASES)
+    cfg = write_config(TWO_BASES)
     r = runner.invoke(
         app,
         [

@@ -7,16 +7,7 @@ import pytest
 
 from builder.config import load_config
 from builder.errors import ConfigError
-
-TWO_BASES = """
-[[bases]]
-image = "debian:bookworm"
-
-[[bases]]
-image = "127.0.0.1:5000/oh-test/busybox:static"
-name = "busybox"
-platforms = ["linux/amd64"]
-"""
+from tests.conftest import TWO_BASES
 
 
 def test_issue_example_parses(write_config: Callable[[str], Path]) -> None:

@@ -14,15 +14,7 @@ from builder.errors import BuildError
 from builder.plan import Selection
 from builder.prepare import prepare
 from builder.run import run_bake
-
-BASES = """
-[[bases]]
-image = "debian:bookworm"
-
-[[bases]]
-image = "127.0.0.1:5000/oh-test/busybox:static"
-name = "busybox"
-"""
+from tests.conftest import TWO_BASES
 
 
 class FakeEngine:
@@ -54,7 +46,7 @@ class FakeEngine:
 
 @pytest.fixture
 def prepared(write_config: Callable[[str], Path]):  # type: ignore[no-untyped-def]
-    return prepare(load_config(write_config(BASES)), Selection())
+    return prepare(load_config(write_config(TWO_BASES)), Selection())
 
 
 def install(monkeypatch: pytest.MonkeyPatch, fake: FakeEngine) -> None:
