@@ -39,6 +39,11 @@ def command(fn: Callable[P, R]) -> Callable[P, R]:
 
             error(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            from builder.console import error
+
+            error("interrupted; targets that had not finished pushed no tag")
+            raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
 
     app.command()(wrapper)
     return wrapper
@@ -129,7 +134,13 @@ PushOpt = Annotated[bool, typer.Option("--push", help="Push images to the regist
 LoadOpt = Annotated[
     bool, typer.Option("--load", help="Load single-platform images into the local image store.")
 ]
-ProgressOpt = Annotated[str, typer.Option("--progress", help="auto, plain or quiet.")]
+ProgressOpt = Annotated[
+    str,
+    typer.Option(
+        "--progress",
+        help="auto (a live table in a terminal, else plain), plain (buildx's log) or quiet.",
+    ),
+]
 
 
 def _run(
@@ -152,7 +163,7 @@ def _run(
     from builder.console import out, plan_table, summary_table
     from builder.errors import BuildError, ConfigError
     from builder.prepare import prepare
-    from builder.run import run_bake
+    from builder.run import Interrupted, run_bake
 
     if push and load:
         raise ConfigError("--push and --load exclude each other")
@@ -182,7 +193,7 @@ def _run(
             metadata_file=metadata_file,
             progress=progress,
         )
-    except BuildError as exc:
+    except (BuildError, Interrupted) as exc:
         if isinstance(exc.results, list):
             out.print(summary_table(exc.results))
         raise
@@ -265,7 +276,9 @@ def deps(
 
 @command
 def runtime(
-    base_image: Annotated[str, typer.Argument(help="A [[bases]] image or name.")],
+    base_image: Annotated[
+        str, typer.Argument(help="An image or name from the config's bases list.")
+    ],
     config: ConfigOpt = None,
     platform: PlatformOpt = None,
     output: OutputOpt = Path("build"),

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from builder.plan import Plan
-from builder.run import TargetResult
+from builder.progress import TargetResult
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -35,23 +39,99 @@ def plan_table(plan: Plan, title: str) -> Table:
     return table
 
 
+STATE_STYLE = {
+    "queued": "dim",
+    "building": "yellow",
+    "cached": "cyan",
+    "exporting": "blue",
+    "pushing": "magenta",
+    "done": "green",
+    "failed": "bold red",
+}
+
+
+def _steps(r: TargetResult) -> str:
+    return f"{len(r.cached)}/{len(r.steps)}" if r.steps else ""
+
+
+def progress_table(results: Sequence[TargetResult], now: float, max_rows: int = 40) -> Table:
+    """The live view: one row per target (the busiest first when they do not fit)."""
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    widest = max((len(r.name) for r in results), default=6)
+    table.add_column("target", no_wrap=True, min_width=min(widest, 32))
+    table.add_column("state", no_wrap=True, min_width=9)
+    table.add_column("cached", justify="right", no_wrap=True, min_width=6)
+    table.add_column("time", justify="right", no_wrap=True, min_width=5)
+    table.add_column("step", no_wrap=True, overflow="ellipsis", max_width=80)
+    shown = list(results)
+    if len(shown) > max_rows:
+        order = {"failed": 0, "building": 1, "exporting": 1, "pushing": 1, "cached": 2}
+        shown = sorted(shown, key=lambda r: order.get(r.state, 3))[: max_rows - 1]
+    for r in shown:
+        elapsed = 0.0
+        if r.started is not None:
+            elapsed = (r.ended or now if r.state in ("done", "failed") else now) - r.started
+        table.add_row(
+            r.name,
+            Text(r.state, style=STATE_STYLE.get(r.state, "")),
+            _steps(r),
+            f"{elapsed:.0f} s" if r.started is not None else "",
+            Text(r.current),
+        )
+    if len(shown) < len(results):
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r.state] = counts.get(r.state, 0) + 1
+        rest = ", ".join(f"{n} {s}" for s, n in counts.items())
+        table.add_row(Text(f"… {len(results) - len(shown)} more ({rest})", style="dim"))
+    return table
+
+
+@contextlib.contextmanager
+def live_view(results: Sequence[TargetResult]) -> Iterator[Callable[[str], None]]:
+    """A live table on stderr while the bake runs; yields a function that prints above it."""
+    height = max(err.size.height - 4, 5)
+    with Live(
+        console=err,
+        get_renderable=lambda: progress_table(results, time.monotonic(), height),
+        refresh_per_second=4,
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    ) as live:
+        yield lambda text: live.console.print(Text(text))
+
+
 def summary_table(results: Sequence[TargetResult]) -> Table:
     table = Table(title="summary", title_justify="left")
     for col in ("target", "platforms", "image", "digest", "cached", "time", "status"):
         table.add_column(col, overflow="fold")
-    colours = {"built": "green", "exists": "cyan", "failed": "red", "pending": "yellow"}
+    colours = {
+        "built": "green",
+        "exists": "cyan",
+        "failed": "red",
+        "pending": "yellow",
+        "interrupted": "red",
+    }
+    notes: list[str] = []
     for r in results:
         status = "exists (skipped)" if r.status == "exists" else r.status
+        colour = colours.get(r.status, "white")
+        if r.cache_error and r.status == "built":
+            status, colour = "built (cache export failed)", "yellow"
+            notes.append(f"{r.name}: cache export failed, image pushed anyway: {r.cache_error}")
         table.add_row(
             r.name,
             ", ".join(r.platforms),
             r.ref,
             r.digest.removeprefix("sha256:")[:12],
-            f"{len(r.cached)}/{len(r.steps)}" if r.steps else "",
+            _steps(r),
             f"{r.seconds:.0f} s" if r.seconds else "",
-            f"[{colours.get(r.status, 'white')}]{status}[/]",
+            f"[{colour}]{status}[/]",
         )
     for r in results:
         if r.status == "failed" and r.log:
-            table.caption = (table.caption or "") + f"\n{r.name}: " + " | ".join(r.log[-5:])
+            notes.append(f"{r.name}: " + " | ".join(r.log[-5:]))
+    if notes:
+        table.caption = Text("\n".join(notes))
     return table

@@ -13,7 +13,7 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from builder.errors import BuildError, EngineError
 
@@ -105,44 +105,100 @@ def bake_stream(
     no_cache: bool = False,
     metadata_file: Path | None = None,
     overrides: Mapping[str, str] | None = None,
+    progress: str = "plain",
 ) -> Iterator[str]:
-    """Run ``docker buildx bake --progress=plain`` and yield its log lines.
+    """Run ``docker buildx bake --progress=PROGRESS`` (plain or rawjson); yield its lines.
 
     Raises BuildError at the end when buildx fails (after every line was yielded).
     """
     docker = _docker()
     from python_on_whales.exceptions import DockerException
 
+    stream = docker.buildx.bake(
+        targets=list(targets),
+        files=[str(bake_file)],
+        push=push,
+        load=load,
+        cache=not no_cache,
+        metadata_file=str(metadata_file) if metadata_file else None,
+        progress=cast(Any, progress),  # rawjson is newer than the wrapper's Literal
+        stream_logs=True,
+        set=dict(overrides or {}),
+        variables={"OH_CA_BUNDLE": ca_bundle()},
+    )
     try:
-        for line in docker.buildx.bake(
-            targets=list(targets),
-            files=[str(bake_file)],
-            push=push,
-            load=load,
-            cache=not no_cache,
-            metadata_file=str(metadata_file) if metadata_file else None,
-            progress="plain",
-            stream_logs=True,
-            set=dict(overrides or {}),
-            variables={"OH_CA_BUNDLE": ca_bundle()},
-        ):
+        for line in stream:
             yield str(line).rstrip("\n")
     except DockerException as exc:
         raise BuildError(
             f"docker buildx bake {' '.join(targets)} failed (exit {exc.return_code})"
         ) from None
+    finally:
+        _stop_buildx_children()
 
 
-def image_exists(ref: str) -> bool:
-    """True when the registry has ``ref`` (any platform)."""
+def _stop_buildx_children(grace: float = 10.0) -> None:
+    """Interrupt any ``docker buildx`` we started that is still running (Ctrl-C reaches
+    the whole process group, but a SIGINT/SIGTERM sent to us alone would not), so an
+    unfinished target never goes on to push its tag."""
+    import signal
+
+    parents: dict[int, int] = {}
+    commands: dict[int, bytes] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            commands[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+    mine: set[int] = set()
+    frontier = {os.getpid()}
+    while frontier:  # our descendants: docker, and the docker-buildx plugin it runs
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - mine
+        mine |= frontier
+    children = sorted(pid for pid in mine if b"buildx" in commands.get(pid, b""))
+    for pid in children:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    while children and time.monotonic() < deadline:
+        children = [pid for pid in children if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+        time.sleep(0.1)
+    for pid in children:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def image_exists(ref: str, platforms: Sequence[str] = ()) -> bool:
+    """True when the registry has ``ref`` with every one of ``platforms``.
+
+    An image pushed for fewer platforms (an amd64-only run) does not count as present
+    for a multi-platform build of the same tag.
+    """
     docker = _docker()
     from python_on_whales.exceptions import DockerException
 
     try:
-        docker.buildx.imagetools.inspect(ref)
+        manifest = docker.buildx.imagetools.inspect(ref)
     except DockerException:
         return False
-    return True
+    if not platforms:
+        return True
+    have: set[str] = set()
+    for m in manifest.manifests or []:
+        p = m.platform
+        if p is not None and p.os and p.architecture:
+            have.add(f"{p.os}/{p.architecture}" + (f"/{p.variant}" if p.variant else ""))
+    if not manifest.manifests:  # a single-platform manifest, not an index
+        return len(platforms) == 1
+    return all(p in have or f"{p}/v8" in have for p in platforms)
 
 
 def run_container(

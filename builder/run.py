@@ -1,70 +1,39 @@
 """Execute a prepared plan: skip what exists, bake the rest, keep going past a failed
-target, and report every target."""
+target, show progress, and report every target."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import re
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder import engine
 from builder.errors import BuildError
 from builder.prepare import Prepared, write_build_dir
+from builder.progress import PlainParser, RawJsonParser, TargetResult, Tracker
 
-_STEP = re.compile(r"^#(\d+) \[([A-Za-z0-9_-]+)[ \]]")
-_CACHED = re.compile(r"^#(\d+) CACHED$")
+__all__ = ["Interrupted", "TargetResult", "display_mode", "run_bake"]
 
-
-@dataclass(kw_only=True)
-class TargetResult:
-    name: str
-    ref: str
-    platforms: tuple[str, ...]
-    status: str = "pending"  # built, exists, failed, pending
-    digest: str = ""
-    seconds: float = 0.0
-    steps: set[str] = field(default_factory=set)
-    cached: set[str] = field(default_factory=set)
-    log: list[str] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "target": self.name,
-            "ref": self.ref,
-            "platforms": list(self.platforms),
-            "status": self.status,
-            "digest": self.digest,
-            "seconds": round(self.seconds, 1),
-            "cached_steps": len(self.cached),
-            "total_steps": len(self.steps),
-            "log_tail": self.log[-15:] if self.status == "failed" else [],
-        }
+Echo = Callable[[str], None]
 
 
-class _LogParser:
-    """Attributes buildx's plain log lines to targets (`#N [target stage …]`)."""
+def display_mode(progress: str, *, isatty: bool | None = None) -> str:
+    """auto -> live (a terminal) or plain; plain and quiet stay as they are."""
+    if progress != "auto":
+        return progress
+    if isatty is None:
+        isatty = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    return "live" if isatty else "plain"
 
-    def __init__(self, results: dict[str, TargetResult]) -> None:
-        self.results = results
-        self.owner: dict[str, str] = {}
 
-    def feed(self, line: str) -> None:
-        m = _STEP.match(line)
-        if m and m.group(2) in self.results:
-            self.owner[m.group(1)] = m.group(2)
-            self.results[m.group(2)].steps.add(m.group(1))
-        vertex = line.split(" ", 1)[0].lstrip("#")
-        target = self.owner.get(vertex)
-        if target:
-            self.results[target].log.append(line)
-            if _CACHED.match(line):
-                self.results[target].cached.add(vertex)
+def on_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
 def run_bake(
@@ -78,9 +47,13 @@ def run_bake(
     force: bool = False,
     metadata_file: Path | None = None,
     progress: str = "auto",
-    echo: Callable[[str], None] | None = None,
+    echo: Echo | None = None,
 ) -> list[TargetResult]:
-    """Bake ``targets``; raise BuildError (after reporting) when any failed."""
+    """Bake ``targets``; raise BuildError (after reporting) when any failed.
+
+    progress: auto, live (a Rich table from buildx's rawjson stream), plain (buildx's
+    plain log, grouped on GitHub Actions) or quiet.
+    """
     engine.check_engine()
     write_build_dir(output, prepared.files)
     plan = prepared.plan
@@ -90,36 +63,86 @@ def run_bake(
     results = {n: TargetResult(name=n, ref=every[n][0], platforms=every[n][1]) for n in names}
     if push and not force:
         with ThreadPoolExecutor(max_workers=16) as pool:
-            found = pool.map(engine.image_exists, [r.ref for r in results.values()])
+            found = pool.map(
+                engine.image_exists,
+                [r.ref for r in results.values()],
+                [r.platforms for r in results.values()],
+            )
             for r, exists in zip(results.values(), found, strict=True):
                 if exists:
-                    r.status = "exists"
+                    r.status, r.state = "exists", "done"
     todo = [n for n in names if results[n].status == "pending"]
+    mode = display_mode(progress)
 
     def show(line: str) -> None:
         if echo is not None:
             echo(line)
-        elif progress != "quiet":
+        elif mode != "quiet":
             sys.stderr.write(line + "\n")
 
     bake_file = output / "docker-bake.hcl"
-    if todo:
-        ok = _bake(bake_file, todo, results, push=push, load=load, no_cache=no_cache, echo=show)
-        if not ok:
-            # Keep going: bake what is left one target at a time, so one bad base
-            # cannot stop the others, and each failure has its own log.
-            for n in [n for n in todo if results[n].status != "built"]:
-                results[n].steps.clear()
-                results[n].cached.clear()
-                results[n].log.clear()
-                _bake(bake_file, [n], results, push=push, load=load, no_cache=no_cache, echo=show)
+    options = {"push": push, "load": load, "no_cache": no_cache}
     out = list(results.values())
-    if metadata_file is not None:
-        metadata_file.write_text(json.dumps([r.as_json() for r in out], indent=2) + "\n")
-    failed = [r.name for r in out if r.status == "failed"]
+    try:
+        if todo:
+            ok = _bake(bake_file, todo, results, mode=mode, echo=show, **options)
+            if not ok:
+                # Keep going: bake what is left one target at a time, so one bad base
+                # cannot stop the others, and each failure has its own log.
+                for n in [n for n in todo if results[n].status != "built"]:
+                    results[n].reset()
+                    _bake(bake_file, [n], results, mode=mode, echo=show, **options)
+    except KeyboardInterrupt:
+        for r in out:
+            if r.status == "pending":
+                r.status, r.state = "interrupted", "failed"
+        raise Interrupted(out) from None
+    finally:
+        if metadata_file is not None:
+            metadata_file.write_text(json.dumps([r.as_json() for r in out], indent=2) + "\n")
+    failed = [r for r in out if r.status == "failed"]
+    if failed and mode == "plain" and on_github_actions():
+        for r in failed:
+            last = r.log[-1] if r.log else "see the log above"
+            show(f"::error title=oh-builder: {r.name} failed::{_annotation(last)}")
     if failed:
-        raise BuildError(f"{len(failed)} target(s) failed: {', '.join(failed)}", results=out)
+        raise BuildError(
+            f"{len(failed)} target(s) failed: {', '.join(r.name for r in failed)}", results=out
+        )
     return out
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a bake, carrying what each target had reached."""
+
+    def __init__(self, results: list[TargetResult]) -> None:
+        super().__init__()
+        self.results = results
+
+
+def _annotation(text: str) -> str:
+    """GitHub workflow-command escaping for a message."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+@contextlib.contextmanager
+def _display(
+    mode: str, names: Sequence[str], results: dict[str, TargetResult], echo: Echo
+) -> Iterator[Echo]:
+    """Yields where buildx's human-readable lines go while the bake runs."""
+    if mode == "live":
+        from builder.console import live_view
+
+        with live_view([results[n] for n in names]) as note:
+            yield note
+    elif mode == "plain" and on_github_actions():
+        echo(f"::group::docker buildx bake {' '.join(names)}")
+        try:
+            yield echo
+        finally:
+            echo("::endgroup::")
+    else:
+        yield echo
 
 
 def _bake(
@@ -127,15 +150,21 @@ def _bake(
     names: list[str],
     results: dict[str, TargetResult],
     *,
+    mode: str,
+    echo: Echo,
     push: bool,
     load: bool,
     no_cache: bool,
-    echo: Callable[[str], None],
 ) -> bool:
-    parser = _LogParser(results)
+    tracker = Tracker(results, names)
+    live = mode == "live"
     start = time.monotonic()
-    with tempfile.NamedTemporaryFile(suffix=".json") as meta:
-        ok = True
+    ok = True
+    with (
+        _display(mode, names, results, echo) as show,
+        tempfile.NamedTemporaryFile(suffix=".json") as meta,
+    ):
+        raw, plain = RawJsonParser(tracker), PlainParser(tracker)
         try:
             for line in engine.bake_stream(
                 bake_file,
@@ -144,9 +173,15 @@ def _bake(
                 load=load,
                 no_cache=no_cache,
                 metadata_file=Path(meta.name),
+                progress="rawjson" if live else "plain",
             ):
-                parser.feed(line)
-                echo(line)
+                if live:
+                    text = raw.feed(line)
+                    if text is not None:
+                        show(text)  # buildx's own error report
+                else:
+                    plain.feed(line)
+                    show(line)
         except BuildError:
             ok = False
         try:
@@ -156,7 +191,7 @@ def _bake(
     elapsed = time.monotonic() - start
     for n in names:
         r = results[n]
-        r.seconds += elapsed
+        r.seconds += (r.ended - r.started) if r.started is not None and r.ended else elapsed
         digest = metadata.get(n, {}).get("containerimage.digest", "")
         if digest:
             r.digest, r.status = digest, "built"
@@ -164,4 +199,8 @@ def _bake(
             r.status = "built"
         elif len(names) == 1:
             r.status = "failed"
+        if r.status == "built":
+            r.state = "done"
+        elif r.status == "failed":
+            r.state = "failed"
     return ok

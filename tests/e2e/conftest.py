@@ -5,18 +5,31 @@ Nothing here skips: when the engine cannot be brought up the suite fails and say
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.timings import TIMINGS, timed
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("OH_BUILDER_BIN", REPO / ".venv" / "bin"))
 LOGS = Path(os.environ.get("OH_E2E_LOGS", "/var/log/oh-builder/e2e"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not TIMINGS:
+        return
+    terminalreporter.section("e2e timings")
+    for label, figure in TIMINGS.items():
+        terminalreporter.write_line(f"{figure}  {label}")
+    with contextlib.suppress(OSError):
+        LOGS.mkdir(parents=True, exist_ok=True)
+        (LOGS / "timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -65,21 +78,30 @@ def baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, o
     their recipe changes); rebuilding proves this tree builds, and is cached anyway.
     """
     out = tmp_path_factory.mktemp("bake") / "build"
-    start = time.monotonic()
-    sh(
-        str(BIN / "oh-builder"),
-        "bake",
-        "--push",
-        "--force",
-        "--progress",
-        "plain",
-        "--config",
-        "builder.toml",
-        "--output",
-        str(out),
-        log=LOGS / "bake.log",
-    )
-    print(f"e2e bake: {time.monotonic() - start:.0f} s")
+    with timed("full bake: 6 bases x linux/amd64+arm64, --push --force, cache export") as f:
+        meta = out.parent / "meta.json"
+        sh(
+            str(BIN / "oh-builder"),
+            "bake",
+            "--push",
+            "--force",
+            "--progress",
+            "plain",
+            "--config",
+            "builder.toml",
+            "--output",
+            str(out),
+            "--metadata-file",
+            str(meta),
+            log=LOGS / "bake.log",
+        )
+        done = json.loads(meta.read_text())
+        f["targets"] = str(len(done))
+        cached = sum(int(d["cached_steps"]) for d in done)
+        f["cached steps"] = f"{cached}/{sum(int(d['total_steps']) for d in done)}"
+    log = (LOGS / "bake.log").read_text()
+    assert "exporting cache to registry" in log, "the bake exported no registry cache"
+    assert {d["status"] for d in done} == {"built"}, done
     tags = json.loads(sh(str(BIN / "oh-builder"), "tags", "--json", "-c", "builder.toml").stdout)
     assert isinstance(tags, dict)
     return tags

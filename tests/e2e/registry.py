@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 ACCEPT = ", ".join(
@@ -50,3 +52,17 @@ def exists(ref: str) -> bool:
     except Exception:
         return False
     return True
+
+
+DATA = (
+    Path(os.environ.get("OH_REGISTRY_DATA", "/var/lib/oh-builder-engine/registry"))
+    / "docker/registry/v2/blobs"
+)
+
+
+def storage() -> tuple[int, int]:
+    """(blobs, bytes) the local registry stores on disk (tests/engine/engine.sh's registry)."""
+    if not DATA.is_dir():
+        raise AssertionError(f"{DATA}: no registry storage here; run 'make engine'")
+    sizes = [p.stat().st_size for p in DATA.rglob("data") if p.is_file()]
+    return len(sizes), sum(sizes)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import signal
+import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BASE_CONFIG
-from tests.e2e.conftest import BIN, LOGS, sh
+from tests.e2e import registry
+from tests.e2e.conftest import BIN, LOGS, REPO, sh
+from tests.e2e.timings import timed
 
 OH = str(BIN / "oh-builder")
 
@@ -25,25 +33,28 @@ def metadata(path: Path) -> dict[str, dict[str, object]]:
 
 def test_second_bake_pushes_nothing(baked: dict[str, object], tmp_path: Path) -> None:
     meta = tmp_path / "meta.json"
-    start = time.monotonic()
-    sh(
-        OH,
-        "bake",
-        "--push",
-        "--progress",
-        "quiet",
-        "-c",
-        "builder.toml",
-        "--output",
-        str(tmp_path / "build"),
-        "--metadata-file",
-        str(meta),
-        log=LOGS / "bake-again.log",
-    )
-    elapsed = time.monotonic() - start
+    before = registry.storage()
+    with timed("second bake of the same tree (make bake twice)") as f:
+        sh(
+            OH,
+            "bake",
+            "--push",
+            "--progress",
+            "quiet",
+            "-c",
+            "builder.toml",
+            "--output",
+            str(tmp_path / "build"),
+            "--metadata-file",
+            str(meta),
+            log=LOGS / "bake-again.log",
+        )
+        after = registry.storage()
+        f["targets skipped"] = str(len(metadata(meta)))
+        f["registry blobs added"] = str(after[0] - before[0])
     statuses = {t: d["status"] for t, d in metadata(meta).items()}
     assert set(statuses.values()) == {"exists"}, statuses
-    print(f"second bake: {elapsed:.1f} s, {len(statuses)} targets already pushed")
+    assert after == before, f"registry storage changed: {before} -> {after}"
 
 
 def test_bad_base_does_not_stop_the_others(
@@ -59,22 +70,23 @@ def test_bad_base_does_not_stop_the_others(
     )
     (app_dir / "action_server" / "__main__.py").write_text("")
     meta = tmp_path / "meta.json"
-    r = sh(
-        OH,
-        "bake",
-        "--push",
-        "--progress",
-        "plain",
-        "-c",
-        str(cfg),
-        "--output",
-        str(tmp_path / "build"),
-        "--metadata-file",
-        str(meta),
-        "--no-cache-export",
-        log=LOGS / "bake-bad-base.log",
-        check=False,
-    )
+    with timed("matrix with one bad base (amd64): the rest built, exit 4"):
+        r = sh(
+            OH,
+            "bake",
+            "--push",
+            "--progress",
+            "plain",
+            "-c",
+            str(cfg),
+            "--output",
+            str(tmp_path / "build"),
+            "--metadata-file",
+            str(meta),
+            "--no-cache-export",
+            log=LOGS / "bake-bad-base.log",
+            check=False,
+        )
     assert r.returncode == 4
     status = {t: d["status"] for t, d in metadata(meta).items()}
     assert status["runtime-missing"] == "failed"
@@ -90,20 +102,19 @@ def pruned(baked: dict[str, object]) -> None:
 
 def test_registry_cache_after_prune(pruned: None, tmp_path: Path) -> None:
     """After `docker buildx prune -af`, a forced rebuild of deps is all CACHED."""
-    start = time.monotonic()
-    oh(
-        "deps",
-        "--platform",
-        "linux/amd64",
-        "--no-push",
-        "--force",
-        "--progress",
-        "plain",
-        out=tmp_path,
-        log="deps-after-prune.log",
-    )
+    with timed("deps rebuild (amd64) after buildx prune -af, from the registry cache"):
+        oh(
+            "deps",
+            "--platform",
+            "linux/amd64",
+            "--no-push",
+            "--force",
+            "--progress",
+            "plain",
+            out=tmp_path,
+            log="deps-after-prune.log",
+        )
     log = (LOGS / "deps-after-prune.log").read_text()
-    print(f"deps rebuild from registry cache: {time.monotonic() - start:.0f} s")
     assert_all_cached(log)
 
 
@@ -127,27 +138,152 @@ def assert_all_cached(log: str) -> None:
 
 def test_warm_then_local_load_is_cached(pruned: None, tmp_path: Path) -> None:
     sh("docker", "buildx", "prune", "-af", log=LOGS / "prune-2.log")
-    start = time.monotonic()
-    oh(
-        "warm",
-        "--base",
-        "debian:bookworm",
-        "--platform",
-        "linux/amd64",
-        out=tmp_path,
-        log="warm.log",
-    )
-    print(f"warm: {time.monotonic() - start:.0f} s")
-    oh(
-        "runtime",
-        "debian:bookworm",
-        "--platform",
-        "linux/amd64",
-        "--load",
-        "--force",
-        "--progress",
-        "plain",
-        out=tmp_path,
-        log="load-after-warm.log",
-    )
+    with timed("warm (bookworm, amd64) after buildx prune -af"):
+        oh(
+            "warm",
+            "--base",
+            "debian:bookworm",
+            "--platform",
+            "linux/amd64",
+            out=tmp_path,
+            log="warm.log",
+        )
+    with timed("runtime --load after warm (all deps steps CACHED)"):
+        oh(
+            "runtime",
+            "debian:bookworm",
+            "--platform",
+            "linux/amd64",
+            "--load",
+            "--force",
+            "--progress",
+            "plain",
+            out=tmp_path,
+            log="load-after-warm.log",
+        )
     assert_all_cached((LOGS / "load-after-warm.log").read_text())
+
+
+def in_terminal(*args: str, log: Path, timeout: float = 1800) -> tuple[int, str]:
+    """Run a command with a pseudo-terminal on stdout/stderr; (exit code, what it drew)."""
+    leader, follower = pty.openpty()
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")
+    proc = subprocess.Popen(
+        args, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, cwd=REPO, env=env
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        ready, _, _ = select.select([leader], [], [], timeout)
+        if not ready:
+            proc.kill()
+            raise AssertionError(f"{' '.join(args)}: no output for {timeout} s")
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    code = proc.wait()
+    text = b"".join(chunks).decode("utf-8", "replace")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(text)
+    return code, text
+
+
+def test_live_progress_in_a_terminal(baked: dict[str, object], tmp_path: Path) -> None:
+    """--progress auto in a terminal: the live table from buildx's rawjson stream."""
+    with timed("runtime (bookworm, amd64) with the live display, --force"):
+        code, text = in_terminal(
+            OH,
+            "runtime",
+            "debian:bookworm",
+            "--platform",
+            "linux/amd64",
+            "--force",
+            "-c",
+            "builder.toml",
+            "--output",
+            str(tmp_path / "build"),
+            log=LOGS / "live-progress.log",
+        )
+    assert code == 0, text[-2000:]
+    assert "\x1b[1A" in text, "the display never redrew itself"
+    assert "#1 [internal]" not in text, "buildx's plain log leaked into the live view"
+    frames = [line for line in text.split("\r") if "runtime-debian-bookworm" in line]
+    states = {
+        s for s in ("building", "cached", "exporting", "pushing") if any(s in f for f in frames)
+    }
+    assert states, f"no live state rows: {frames[:5]}"
+    assert "summary" in text and "built" in text
+
+
+def test_ctrl_c_pushes_no_tag(baked: dict[str, object], tmp_path: Path, app_dir: Path) -> None:
+    """Ctrl-C during a build: exit 130, the unfinished image gets no tag, the existing
+    deps image is not overwritten, and buildx is gone."""
+    (app_dir / "action_server" / "nonce.py").write_text(f"NONCE = {uuid.uuid4().hex!r}\n")
+    cfg = tmp_path / "builder.toml"
+    cfg.write_text(
+        BASE_CONFIG.replace(
+            'platforms = ["linux/amd64", "linux/arm64"]', 'platforms = ["linux/amd64"]', 1
+        )
+        + '[[bases]]\nimage = "debian:bookworm"\n'
+    )
+    tags = json.loads(sh(OH, "tags", "--json", "-c", str(cfg)).stdout)
+    runtime_ref = tags["runtime"]["debian:bookworm"]
+    deps_before = registry.get(tags["deps"]) if registry.exists(tags["deps"]) else None
+    assert not registry.exists(runtime_ref)
+    build = tmp_path / "build"
+    log = LOGS / "bake-interrupted.log"
+    with log.open("w") as f:
+        proc = subprocess.Popen(
+            [
+                OH,
+                "bake",
+                "--push",
+                "--no-cache",
+                "--no-cache-export",
+                "--progress",
+                "plain",
+                "-c",
+                str(cfg),
+                "--output",
+                str(build),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 600
+        for line in proc.stdout:
+            f.write(line)
+            if "system 2/2] RUN apt-get" in line or time.monotonic() > deadline:
+                break
+        time.sleep(3)
+        with timed("Ctrl-C during a --no-cache bake: exit after SIGINT"):
+            os.killpg(proc.pid, signal.SIGINT)
+            rest, _ = proc.communicate(timeout=120)
+        f.write(rest)
+    assert proc.returncode == 130, log.read_text()[-2000:]
+    assert "interrupted" in rest and "Traceback" not in rest
+    assert not registry.exists(runtime_ref), f"{runtime_ref} was pushed by an interrupted bake"
+    if deps_before is not None:
+        assert registry.get(tags["deps"]) == deps_before, "the deps image was overwritten"
+    left = subprocess.run(["pgrep", "-f", str(build)], capture_output=True, text=True)
+    assert not left.stdout.strip(), f"processes left behind: {left.stdout}"
+
+
+def test_existing_means_every_platform(baked: dict[str, object]) -> None:
+    """A tag pushed for fewer platforms does not let a multi-platform bake skip it."""
+    from builder import engine
+
+    deps = str(baked["deps"])
+    assert engine.image_exists(deps, ("linux/amd64", "linux/arm64"))
+    assert engine.image_exists(deps, ("linux/amd64",))
+    assert not engine.image_exists(deps, ("linux/amd64", "linux/riscv64"))
+    assert not engine.image_exists(deps + "-nope", ("linux/amd64",))

@@ -22,19 +22,36 @@ class FakeEngine:
         self.existing = set(existing)
         self.failing = set(failing)
         self.calls: list[list[str]] = []
+        self.progress: list[str] = []
 
     def bake_stream(
-        self, bake_file: Path, targets: Sequence[str], *, metadata_file: Path, **kw: object
+        self,
+        bake_file: Path,
+        targets: Sequence[str],
+        *,
+        metadata_file: Path,
+        progress: str = "plain",
+        **kw: object,
     ) -> Iterator[str]:
+        """Two steps per target (one cached) in buildx's plain or rawjson form."""
         self.calls.append(list(targets))
+        self.progress.append(progress)
         assert bake_file.is_file()
         meta = {}
         for i, t in enumerate(targets):
-            yield f"#{i + 1} [{t} stage-0 1/2] FROM base"
-            yield f"#{i + 1} CACHED"
-            yield f"#{i + 10} [{t} stage-0 2/2] RUN x"
-            yield f"#{i + 10} DONE 0.1s"
-            if t not in self.failing:
+            prefix = f"{t} " if len(targets) > 1 else ""
+            failing = t in self.failing
+            if progress == "rawjson":
+                yield from rawjson(f"v{i}", f"[{prefix}stage-0 1/2] RUN a", cached=True)
+                yield from rawjson(
+                    f"w{i}", f"[{prefix}stage-0 2/2] RUN b", error="exit code: 1" if failing else ""
+                )
+            else:
+                yield f"#{i + 1} [{prefix}stage-0 1/2] RUN a"
+                yield f"#{i + 1} CACHED"
+                yield f"#{i + 10} [{prefix}stage-0 2/2] RUN b"
+                yield f"#{i + 10} ERROR: exit code: 1" if failing else f"#{i + 10} DONE 0.1s"
+            if not failing:
                 meta[t] = {"containerimage.digest": f"sha256:{t:0>64}"[-71:]}
         if any(t in self.failing for t in targets):
             yield "ERROR: failed to solve"
@@ -42,6 +59,15 @@ class FakeEngine:
                 metadata_file.write_text(json.dumps(meta))
             raise BuildError("bake failed")
         metadata_file.write_text(json.dumps(meta))
+
+
+def rawjson(digest: str, name: str, *, cached: bool = False, error: str = "") -> list[str]:
+    vertex: dict[str, object] = {"digest": digest, "name": name, "started": "t", "completed": "t"}
+    if cached:
+        vertex["cached"] = True
+    if error:
+        vertex["error"] = error
+    return json.dumps({"vertexes": [vertex]}, indent=2).splitlines()
 
 
 @pytest.fixture
@@ -52,7 +78,11 @@ def prepared(write_config: Callable[[str], Path]):  # type: ignore[no-untyped-de
 def install(monkeypatch: pytest.MonkeyPatch, fake: FakeEngine) -> None:
     monkeypatch.setattr(engine, "check_engine", lambda: {})
     monkeypatch.setattr(engine, "bake_stream", fake.bake_stream)
-    monkeypatch.setattr(engine, "image_exists", lambda ref: ref in fake.existing)
+    monkeypatch.setattr(
+        engine,
+        "image_exists",
+        lambda ref, platforms=(): (ref, *platforms) in fake.existing or ref in fake.existing,
+    )
 
 
 def test_builds_all_and_counts_cached(
@@ -107,3 +137,41 @@ def test_one_bad_base_does_not_stop_the_others(
     assert failed["log_tail"]
     assert fake.calls[0] == ["deps", "runtime-debian-bookworm", "runtime-busybox"]
     assert ["runtime-busybox"] in fake.calls[1:]
+
+
+def test_live_mode_reads_rawjson(
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    fake = FakeEngine(failing={"runtime-busybox"})
+    install(monkeypatch, fake)
+    meta = tmp_path / "meta.json"
+    with pytest.raises(BuildError):
+        run_bake(prepared, output=tmp_path / "b", push=True, metadata_file=meta, progress="live")
+    assert set(fake.progress) == {"rawjson"}
+    data = {d["target"]: d for d in json.loads(meta.read_text())}
+    assert data["deps"]["status"] == "built"
+    assert (data["deps"]["cached_steps"], data["deps"]["total_steps"]) == (1, 2)
+    assert data["runtime-busybox"]["status"] == "failed"
+    assert any("exit code: 1" in line for line in data["runtime-busybox"]["log_tail"])
+
+
+def test_plain_on_github_actions_groups_and_annotates(
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    fake = FakeEngine(failing={"runtime-busybox"})
+    install(monkeypatch, fake)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    lines: list[str] = []
+    with pytest.raises(BuildError):
+        run_bake(prepared, output=tmp_path / "b", push=True, progress="plain", echo=lines.append)
+    assert set(fake.progress) == {"plain"}
+    groups = [line for line in lines if line.startswith("::group::")]
+    assert groups[0] == "::group::docker buildx bake deps runtime-debian-bookworm runtime-busybox"
+    assert "::group::docker buildx bake runtime-busybox" in groups
+    assert lines.count("::endgroup::") == len(groups)
+    errors = [line for line in lines if line.startswith("::error")]
+    assert len(errors) == 1 and "runtime-busybox failed" in errors[0]

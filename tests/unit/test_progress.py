@@ -1,0 +1,111 @@
+"""Progress parsing against real buildx 0.13 output (plain and rawjson) captured from
+small bakes: two targets where one fails, one target, a cache export error, a push."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from builder.console import progress_table, summary_table
+from builder.progress import PlainParser, RawJsonParser, TargetResult, Tracker, classify
+from builder.run import display_mode
+
+DATA = Path(__file__).parent / "data" / "buildx"
+
+
+def follow(
+    capture: str, mode: str, targets: list[str]
+) -> tuple[dict[str, TargetResult], list[str]]:
+    results = {t: TargetResult(name=t, ref=f"r/{t}", platforms=("linux/amd64",)) for t in targets}
+    tracker = Tracker(results, targets)
+    text: list[str] = []
+    if mode == "plain":
+        plain = PlainParser(tracker)
+        for line in (DATA / f"{capture}-plain.log").read_text().splitlines():
+            plain.feed(line)
+    else:
+        raw = RawJsonParser(tracker)
+        for line in (DATA / f"{capture}-rawjson.log").read_text().splitlines():
+            if (t := raw.feed(line)) is not None:
+                text.append(t)
+    return results, text
+
+
+@pytest.mark.parametrize("mode", ["plain", "rawjson"])
+def test_two_targets_one_failing(mode: str) -> None:
+    results, text = follow("two", mode, ["a", "b"])
+    a, b = results["a"], results["b"]
+    assert (len(a.cached), len(a.steps)) == (2, 2)
+    assert a.state in ("cached", "exporting")
+    assert (len(b.cached), len(b.steps)) == (0, 1)
+    assert b.state == "failed" and "RUN echo b1; exit 3" in b.current
+    assert any("exit code: 3" in line for line in b.log)
+    assert any(line.endswith(": b1") for line in b.log), b.log
+    assert not any("b1" in line for line in a.log)
+    if mode == "rawjson":
+        assert any(t.startswith("ERROR: failed to solve") for t in text)
+
+
+@pytest.mark.parametrize("mode", ["plain", "rawjson"])
+def test_one_target_is_not_prefixed_and_still_counted(mode: str) -> None:
+    results, _ = follow("one", mode, ["a"])
+    a = results["a"]
+    assert (len(a.cached), len(a.steps)) == (2, 2)
+    assert a.started is not None and a.ended is not None and a.ended >= a.started
+
+
+@pytest.mark.parametrize("mode", ["plain", "rawjson"])
+def test_cache_export_error_does_not_fail_the_target(mode: str) -> None:
+    results, _ = follow("cache-error", mode, ["a"])
+    a = results["a"]
+    assert a.state != "failed"
+    assert "connection refused" in a.cache_error
+    a.status = "built"
+    console = Console(width=200, record=True)
+    console.print(summary_table([a]))
+    shown = console.export_text()
+    assert "cache export failed" in shown and "connection refused" in shown
+
+
+@pytest.mark.parametrize("mode", ["plain", "rawjson"])
+def test_push_is_seen(mode: str) -> None:
+    results, _ = follow("push", mode, ["a"])
+    assert results["a"].state == "pushing"
+
+
+def test_classify_names() -> None:
+    two = ["deps", "runtime-x"]
+    assert classify("[deps system 3/5] RUN apt-get", two) == classify(
+        "[system 3/5] RUN apt-get", ["deps"]
+    )
+    v = classify("[deps linux/arm64 bundle 2/9] COPY x y", two)
+    assert v is not None and (v.target, v.kind) == ("deps", "step")
+    v = classify("[runtime-x 1/4] FROM 127.0.0.1:5000/b@sha256:00", two)
+    assert v is not None and v.kind == "from"
+    v = classify("[runtime-x] exporting cache to registry", two)
+    assert v is not None and (v.target, v.kind, v.label) == (
+        "runtime-x",
+        "cache",
+        "exporting cache to registry",
+    )
+    assert classify("[internal] load local bake definitions", two) is None
+    assert classify("[other 1/2] RUN x", two) is None
+
+
+def test_live_table_lists_the_busiest_when_too_many() -> None:
+    results = [TargetResult(name=f"t{i}", ref="r", platforms=()) for i in range(50)]
+    results[42].state, results[42].current, results[42].started = "failed", "RUN boom", 1.0
+    results[42].ended = 3.0
+    console = Console(width=160, record=True)
+    console.print(progress_table(results, now=10.0, max_rows=10))
+    shown = console.export_text()
+    assert "t42" in shown and "RUN boom" in shown and "2 s" in shown
+    assert "… 41 more" in shown and "49 queued" in shown
+
+
+def test_display_mode() -> None:
+    assert display_mode("auto", isatty=True) == "live"
+    assert display_mode("auto", isatty=False) == "plain"
+    assert display_mode("quiet", isatty=True) == "quiet"
