@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: bake plan test test-unit test-app test-e2e lint golden engine bases venv host-tools bench clean
+.PHONY: bake plan test test-unit test-app test-e2e lint golden engine bases venv host-tools bench bench-plan clean
 
 # The venv holds oh-builder (editable, with dev tools) and the sample app with the
 # versions its poetry.lock pins, for the app's host tests.
@@ -59,8 +59,13 @@ lint: venv
 golden: venv
 	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/unit/test_golden.py
 
-# Benchmarks (figures, not tests): planning scale for 2,294 bases. See docs/benchmarks.md.
-bench: venv engine
+# Benchmarks (figures, not tests): legacy vs two-stage on this engine, scale, planning.
+# Writes docs/benchmarks.md, docs/benchmarks.json, docs/img/benchmarks.png (~40 min).
+bench: venv bases
+	$(BIN)/python -m tests.bench.compare --out docs
+
+# Planning alone: 2,294 bases (seconds).
+bench-plan: venv engine
 	$(BIN)/python -m tests.bench.plan_scale 2294
 
 clean:

@@ -75,7 +75,7 @@ target "runtime" {
         image      = "debian:bookworm"
         deps       = "deps"
         platforms  = ["linux/amd64", "linux/arm64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-81ea14b8-1ac403a1c353-e213ed7ef548"
+        tag        = "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-e96f222d-1ac403a1c353-e213ed7ef548"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
@@ -92,7 +92,7 @@ target "runtime" {
         image      = "127.0.0.1:5000/oh-test/busybox:static"
         deps       = "deps-amd64"
         platforms  = ["linux/amd64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-dbf16696-1ac403a1c353-e213ed7ef548"
+        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-fba05a1f-1ac403a1c353-e213ed7ef548"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
@@ -109,7 +109,7 @@ target "runtime" {
         image      = "swebench/sweb.eval.x86_64.django_1776_django-11099@sha256:0000000000000000000000000000000000000000000000000000000000000000"
         deps       = "deps"
         platforms  = ["linux/amd64", "linux/arm64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:e729eec1_99_at_sha256_t_0000000000000000000000000000000000000000000000000000000000000000-d130735d-1ac403a1c353-e213ed7ef548"
+        tag        = "127.0.0.1:5000/openhands/runtime:e729eec1_99_at_sha256_t_0000000000000000000000000000000000000000000000000000000000000000-7baef4e9-1ac403a1c353-e213ed7ef548"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"

@@ -5,9 +5,10 @@ ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 # Identical on every base (same digest, stored and pushed once per platform).
 COPY --link --chown=0:0 --from=deps /openhands /openhands
-COPY --link --chown=0:0 app/ /openhands/app/
 USER 0:0
 RUN ["/openhands/bin/oh-python", "-I", "/openhands/share/setup_runtime.py"]
+# The app source last: a source-only change rebuilds and pushes this one small layer.
+COPY --link --chown=0:0 app/ /openhands/app/
 ENV PATH=/openhands/bin:${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}:/openhands/fallback/bin
 USER 1000:1000
 WORKDIR /workspace

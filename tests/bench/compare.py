@@ -1,0 +1,412 @@
+"""Benchmark: the legacy per-base build against the two-stage build, side by side, on the
+same engine and registry, in one run (`make bench`).
+
+Scenarios, for each approach: cold (builder cache pruned, fresh registry repositories),
+warm rebuild with no change, one more base, an app-source-only change, a lock-file
+change; then how the cost grows with 1, 2, 4, 8 new bases, and planning for 2,294
+bases. Writes OUT/benchmarks.json, OUT/benchmarks.md and OUT/img/benchmarks.png.
+
+Usage: python -m tests.bench.compare [--out docs] [--scale 1,2,4,8] [--legacy-scale 1,2,4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from builder import engine, hcl
+from builder.config import load_config
+from builder.plan import Plan, Selection
+from builder.prepare import prepare, write_build_dir
+from tests.bench import measure, plan_scale, report
+from tests.bench.measure import Result
+
+REPO = Path(__file__).resolve().parents[2]
+LEGACY_DOCKERFILE = Path(__file__).parent / "legacy" / "Dockerfile"
+REGISTRY = "127.0.0.1:5000"
+PLATFORM = "linux/amd64"
+INITIAL = ("debian-bookworm", "debian-trixie", "busybox", "musl", "noshell")
+ADDED = "uid1000"
+LOCK_BUMP = ("idna", "3.10")  # the lock-file change: a locked dependency moves version
+
+
+def sh(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, check=False, **kw)
+
+
+def prune() -> None:
+    r = sh("docker", "buildx", "prune", "-af")
+    if r.returncode != 0:
+        raise SystemExit(f"bench: docker buildx prune failed: {r.stderr.strip()}")
+
+
+@dataclass
+class Bench:
+    work: Path
+    run: str
+    logs: Path
+    bases: dict[str, str]  # name -> image, from builder.toml
+    results: list[Result] = field(default_factory=list)
+    not_possible: dict[str, str] = field(default_factory=dict)
+    images: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def repo(self, kind: str) -> str:
+        return f"{REGISTRY}/bench-{self.run}/{kind}"
+
+    # -- the app both approaches build -------------------------------------------------
+    def reset_app(self) -> None:
+        shutil.rmtree(self.work / "app", ignore_errors=True)
+        shutil.copytree(
+            REPO / "app",
+            self.work / "app",
+            ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc"),
+        )
+
+    def change_source(self) -> None:
+        server = self.work / "app" / "action_server" / "server.py"
+        server.write_text(server.read_text() + f"\n# bench: source change {self.run}\n")
+
+    def change_lock(self) -> None:
+        lock = self.work / "app" / "poetry.lock"
+        wheel = fetch_wheel(*LOCK_BUMP, self.work / "wheels")
+        lock.write_text(bump_locked(lock.read_text(), *LOCK_BUMP, wheel))
+
+    # -- two-stage -----------------------------------------------------------------------
+    def two_stage_plan(self, names: list[str], bases: dict[str, str] | None = None) -> Plan:
+        bases = bases or self.bases
+        head = (REPO / "builder.toml").read_text().split("[[bases]]", 1)[0]
+        head = re.sub(r"(?m)^platforms = .*$", f'platforms = ["{PLATFORM}"]', head, count=1)
+        for kind, repo in (("runtime", "runtime"), ("deps", "deps"), ("cache", "cache")):
+            head = re.sub(
+                rf'(?m)^{kind}\s*=\s*".*"$', f'{kind} = "{self.repo("two-stage-" + repo)}"', head
+            )
+        text = head + "".join(
+            f"\n[[bases]]\nimage = {json.dumps(bases[n])}\nname = {json.dumps(n)}\n" for n in names
+        )
+        (self.work / "builder.toml").write_text(text)
+        prepared = prepare(
+            load_config(self.work / "builder.toml"),
+            Selection(),
+            build_dir=str(self.work / "two-stage"),
+        )
+        write_build_dir(self.work / "two-stage", prepared.files)
+        return prepared.plan
+
+    def two_stage(
+        self, scenario: str, names: list[str], only: list[str] | None = None, **kw: Any
+    ) -> tuple[Result, Plan]:
+        plan = self.two_stage_plan(names, **kw)
+        targets = only or [plan.deps[0].name, *(r.name for r in plan.runtime)]
+        result = measure.bake(
+            Result("two-stage", scenario),
+            self.work / "two-stage" / "docker-bake.hcl",
+            targets,
+            cache_repo=self.repo("two-stage-cache"),
+            log=self.logs / f"two-stage-{slug(scenario)}.log",
+        )
+        self.results.append(result)
+        return result, plan
+
+    # -- legacy --------------------------------------------------------------------------
+    def legacy_file(self, names: list[str], version: str, bases: dict[str, str]) -> Path:
+        ctx = self.work / "legacy"
+        shutil.rmtree(ctx, ignore_errors=True)
+        shutil.copytree(self.work / "app", ctx / "app")
+        shutil.copy(LEGACY_DOCKERFILE, ctx / "Dockerfile")
+        lines = [
+            'variable "OH_CA_BUNDLE" {',
+            f"  default = {hcl.hcl_string(engine.ca_bundle())}",
+            "}",
+        ]
+        for n in names:
+            cache = f"{self.repo('legacy-cache')}:legacy-{n}"
+            lines += [
+                f"target {hcl.hcl_string('legacy-' + n)} {{",
+                f"  context    = {hcl.hcl_string(str(ctx))}",
+                '  dockerfile = "Dockerfile"',
+                "  pull       = true",
+                f'  platforms  = ["{PLATFORM}"]',
+                '  secret     = ["id=cacert,src=${OH_CA_BUNDLE}"]',
+                f"  args       = {{ BASE_IMAGE = {hcl.hcl_string(bases[n])} }}",
+                f"  tags       = [{hcl.hcl_string(self.legacy_ref(n, version))}]",
+                f"  cache-from = [{hcl.hcl_string('type=registry,ref=' + cache)}]",
+                "  cache-to   = ["
+                + hcl.hcl_string(f"type=registry,ref={cache},mode=max,ignore-error=true")
+                + "]",
+                "}",
+            ]
+        path = ctx / "docker-bake.hcl"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def legacy_ref(self, name: str, version: str) -> str:
+        return f"{self.repo('legacy')}:{name}-{version}"
+
+    def legacy(
+        self, scenario: str, names: list[str], version: str, bases: dict[str, str] | None = None
+    ) -> Result:
+        bake_file = self.legacy_file(names, version, bases or self.bases)
+        result = measure.bake(
+            Result("legacy", scenario),
+            bake_file,
+            [f"legacy-{n}" for n in names],
+            cache_repo=self.repo("legacy-cache"),
+            log=self.logs / f"legacy-{slug(scenario)}.log",
+        )
+        self.results.append(result)
+        return result
+
+    def probe_legacy(self, names: list[str]) -> list[str]:
+        """Which bases the legacy Dockerfile can work on at all (apt-get and a shell).
+
+        Tried for real: its first instruction on each base; the failure is the result."""
+        ok = []
+        probe = self.work / "probe"
+        probe.mkdir(exist_ok=True)
+        (probe / "Dockerfile").write_text(
+            "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nUSER 0:0\nRUN apt-get --version\n"
+        )
+        for n in names:
+            r = sh(
+                "docker", "buildx", "build", "--pull", "--platform", PLATFORM,
+                "--build-arg", f"BASE_IMAGE={self.bases[n]}", "--progress", "plain",
+                str(probe),
+            )  # fmt: skip
+            if r.returncode == 0:
+                ok.append(n)
+            else:
+                errors = [ln for ln in r.stderr.splitlines() if "ERROR" in ln or "not found" in ln]
+                self.not_possible[n] = (errors[-1] if errors else "build failed")[:300]
+        return ok
+
+    # -- scale ----------------------------------------------------------------------------
+    def base_copies(self, count: int) -> dict[str, str]:
+        """``count`` distinct bases: debian:bookworm plus a marker file each (pushed)."""
+        ctx = self.work / "copies"
+        ctx.mkdir(exist_ok=True)
+        (ctx / "Dockerfile").write_text(
+            "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG N\nCOPY marker-${N} /etc/oh-bench-copy\n"
+        )
+        lines = []
+        copies = {}
+        for i in range(1, count + 1):
+            (ctx / f"marker-{i}").write_text(f"{self.run} copy {i}\n")
+            ref = f"{self.repo('bases')}:copy-{i}"
+            copies[f"copy-{i}"] = ref
+            lines += [
+                f'target "copy-{i}" {{',
+                f"  context = {hcl.hcl_string(str(ctx))}",
+                f'  platforms = ["{PLATFORM}"]',
+                f"  args = {{ BASE_IMAGE = {hcl.hcl_string(self.bases['debian-bookworm'])}, "
+                f'N = "{i}" }}',
+                f"  tags = [{hcl.hcl_string(ref)}]",
+                "}",
+            ]
+        (ctx / "docker-bake.hcl").write_text("\n".join(lines) + "\n")
+        for _ in engine.bake_stream(ctx / "docker-bake.hcl", list(copies), push=True):
+            pass
+        return copies
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def fetch_wheel(package: str, version: str, wheels: Path) -> Path:
+    """``package==version``'s wheel, downloaded with pip from the configured index."""
+    wheels.mkdir(parents=True, exist_ok=True)
+    r = sh(
+        sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
+        "-d", str(wheels), f"{package}=={version}",
+    )  # fmt: skip
+    found = sorted(wheels.glob(f"{package}-{version}-*.whl"))
+    if r.returncode != 0 or not found:
+        raise SystemExit(f"bench: cannot fetch {package}=={version}: {r.stderr.strip()[-300:]}")
+    return found[0]
+
+
+def bump_locked(lock: str, package: str, version: str, wheel: Path) -> str:
+    """The lock with ``package`` moved to ``version`` and that wheel's real hash: what a
+    lock-only dependency update looks like (pyproject.toml, hence the content hash, and
+    `poetry check --lock` are unaffected)."""
+    import hashlib
+
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    block = re.compile(
+        rf'(\[\[package\]\]\nname = "{re.escape(package)}"\nversion = ")[^"]+(".*?files = \[\n)'
+        r"(.*?)(\n\])",
+        re.S,
+    )
+    new, n = block.subn(
+        lambda m: (
+            f'{m.group(1)}{version}{m.group(2)}    {{file = "{wheel.name}", '
+            f'hash = "sha256:{digest}"}},{m.group(4)}'
+        ),
+        lock,
+        count=1,
+    )
+    if n != 1:
+        raise ValueError(f"{package} is not in the lock")
+    return new
+
+
+def classify_uploads(uploaded: list[str], refs: list[str], app_layer: str) -> dict[str, int]:
+    """What the image blobs uploaded by a scenario were: the app layer, other layers,
+    image configs, attestations."""
+    configs: set[str] = set()
+    attestations: set[str] = set()
+    for ref in refs:
+        index = measure.registry.get(ref)
+        for m in index.get("manifests", []):
+            manifest = measure.registry.get(ref, m["digest"])
+            configs.add(manifest["config"]["digest"].split(":", 1)[1])
+            if m.get("platform", {}).get("os") == "unknown":
+                attestations |= {x["digest"].split(":", 1)[1] for x in manifest["layers"]}
+    kinds = {"app layer": 0, "other layers": 0, "configs": 0, "attestations": 0}
+    for h in uploaded:
+        if h == app_layer:
+            kinds["app layer"] += 1
+        elif h in configs:
+            kinds["configs"] += 1
+        elif h in attestations:
+            kinds["attestations"] += 1
+        else:
+            kinds["other layers"] += 1
+    return kinds
+
+
+def scenarios(b: Bench) -> None:
+    names = list(INITIAL)
+    every = [*INITIAL, ADDED]
+    possible = b.probe_legacy(every)
+
+    # Legacy.
+    b.reset_app()
+    prune()
+    legacy_initial = [n for n in names if n in possible]
+    b.legacy("cold", legacy_initial, "v1")
+    b.legacy("warm rebuild, no change", legacy_initial, "v1")
+    if ADDED in possible:
+        b.legacy("one more base", [ADDED], "v1")
+    legacy_all = [n for n in every if n in possible]
+    b.images["legacy"] = {n: measure.image_size(b.legacy_ref(n, "v1")) for n in legacy_all}
+    b.change_source()
+    b.legacy("app source change", legacy_all, "v2")
+    b.change_lock()
+    b.legacy("lock-file change", legacy_all, "v3")
+
+    # Two-stage.
+    b.reset_app()
+    prune()
+    b.two_stage("cold", names)
+    b.two_stage("warm rebuild, no change", names)
+    _, plan = b.two_stage("one more base", every, only=[f"runtime-{ADDED}"])
+    deps_ref = plan.deps[0].ref
+    b.images["two-stage"] = {r.key: measure.image_size(r.ref) for r in plan.runtime} | {
+        "deps (/openhands)": measure.image_size(deps_ref)
+    }
+    openhands = measure.image_size(deps_ref)["largest_layer_compressed"]
+    b.extra["openhands_layer_compressed"] = openhands
+    b.change_source()
+    app, plan = b.two_stage("app source change", every)
+    refs = [r.ref for r in plan.runtime]
+    app_layer = measure.layer_digests(refs[0])[-1]
+    b.extra["app_change_uploads"] = classify_uploads(app.uploaded, refs, app_layer)
+    b.extra["app_layer_compressed"] = measure.blob_size(app_layer)
+    b.change_lock()
+    b.two_stage("lock-file change", every)
+
+
+def scale(b: Bench, sizes: list[int], legacy_sizes: list[int]) -> None:
+    """New bases each time (distinct copies), on a pruned builder, deps from the registry."""
+    copies = b.base_copies(max(sum(sizes), sum(legacy_sizes)))
+    order = list(copies)  # the app stays as the last scenario left it: deps cache matches
+    for approach, counts in (("two-stage", sizes), ("legacy", legacy_sizes)):
+        start = 0
+        for n in counts:
+            chosen = order[start : start + n]
+            start += n
+            prune()
+            label = f"scale: {n} new base{'s' if n > 1 else ''}"
+            if approach == "legacy":
+                b.legacy(label, chosen, "v1", bases=copies)
+            else:
+                b.two_stage(label, chosen, bases=copies)
+
+
+def machine() -> dict[str, Any]:
+    info = engine.check_engine()
+    mem = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem = int(line.split()[1]) // 1024 // 1024
+    return {
+        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "host": platform.node(),
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "memory_gib": mem,
+        "docker": info["daemon"],
+        "buildx": info["buildx"],
+        "platform": PLATFORM,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--out", type=Path, default=REPO / "docs")
+    ap.add_argument("--scale", default="1,2,4,8")
+    ap.add_argument("--legacy-scale", default="1,2,4")
+    ap.add_argument("--logs", type=Path, default=Path("/var/log/oh-builder/bench"))
+    args = ap.parse_args(argv)
+    sizes = [int(x) for x in args.scale.split(",") if x]
+    legacy_sizes = [int(x) for x in args.legacy_scale.split(",") if x]
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="oh-bench-") as tmp:
+        cfg = load_config(REPO / "builder.toml")
+        b = Bench(
+            work=Path(tmp),
+            run=dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S"),
+            logs=args.logs,
+            bases={base.name: base.image for base in cfg.bases},
+        )
+        missing = [n for n in (*INITIAL, ADDED) if n not in b.bases]
+        if missing:
+            raise SystemExit(f"bench: builder.toml lacks the bases {missing}")
+        results: dict[str, Any] = {
+            "machine": machine(),
+            "run": b.run,
+            "added": ADDED,
+            "lock_change": f"{LOCK_BUMP[0]} moved to {LOCK_BUMP[1]} in poetry.lock",
+        }
+        scenarios(b)
+        scale(b, sizes, legacy_sizes)
+        results["planning"] = plan_scale.main(2294, buildx=True)
+        results |= {
+            "results": [r.as_json() for r in b.results],
+            "not_possible": b.not_possible,
+            "images": b.images,
+            "extra": b.extra,
+            "bench_seconds": round(time.monotonic() - started),
+        }
+    results["ratios"] = report.ratios(results)
+    report.write(results, args.out)
+    print(json.dumps(results["ratios"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

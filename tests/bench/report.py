@@ -1,0 +1,293 @@
+"""Turn the benchmark's results into the headline ratios, docs/benchmarks.md (tables),
+docs/benchmarks.json and docs/img/benchmarks.png. Pure apart from writing the files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SCENARIOS = (
+    "cold",
+    "warm rebuild, no change",
+    "one more base",
+    "app source change",
+    "lock-file change",
+)
+
+
+def _find(results: dict[str, Any], approach: str, scenario: str) -> dict[str, Any] | None:
+    for r in results.get("results", []):
+        if r["approach"] == approach and r["scenario"] == scenario:
+            return dict(r)
+    return None
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets, as ratios from this run."""
+    out: dict[str, Any] = {}
+    legacy_add = _find(results, "legacy", "one more base")
+    two_add = _find(results, "two-stage", "one more base")
+    if legacy_add and two_add and legacy_add["seconds"]:
+        value = two_add["seconds"] / legacy_add["seconds"]
+        out["add_base_time_vs_legacy_base"] = {
+            "value": round(value, 4),
+            "target": "<= 0.05",
+            "met": value <= 0.05,
+        }
+    layer = results.get("extra", {}).get("openhands_layer_compressed")
+    if two_add and layer:
+        value = two_add["registry_growth_bytes"] / layer
+        out["registry_growth_per_extra_image_vs_openhands_layer"] = {
+            "value": round(value, 5),
+            "target": "<= 0.01",
+            "met": value <= 0.01,
+        }
+    app = _find(results, "two-stage", "app source change")
+    uploads = results.get("extra", {}).get("app_change_uploads")
+    if app and uploads is not None:
+        rebuilt_deps = [s for s in app.get("not_cached", []) if s.startswith("deps")]
+        met = uploads.get("other layers", 1) == 0 and not rebuilt_deps
+        out["app_change_pushes_only_app_layer"] = {
+            "value": uploads,
+            "deps_steps_rebuilt": rebuilt_deps,
+            "target": "no dependency layer rebuilt; only the app layer and manifests pushed",
+            "met": met,
+        }
+    for scenario in SCENARIOS:
+        legacy, two = _find(results, "legacy", scenario), _find(results, "two-stage", scenario)
+        if legacy and two and two["seconds"]:
+            out.setdefault("speedup", {})[scenario] = round(legacy["seconds"] / two["seconds"], 1)
+    return out
+
+
+def mb(n: float) -> str:
+    if n >= 1e9:
+        return f"{n / 1e9:.2f} GB"
+    if n >= 1e6:
+        return f"{n / 1e6:.1f} MB"
+    if n >= 1e3:
+        return f"{n / 1e3:.0f} kB"
+    return f"{int(n)} B"
+
+
+def scenario_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| scenario | approach | wall time | steps cached / total | pushed (images) | "
+        "pushed (cache) | manifests | registry growth | result |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in results.get("results", []):
+        if r["scenario"].startswith("scale"):
+            continue
+        rows.append(
+            f"| {r['scenario']} | {r['approach']} | {r['seconds']:.1f} s | "
+            f"{r['steps_cached']}/{r['steps_total']} | {mb(r['pushed_image_bytes'])} | "
+            f"{mb(r['pushed_cache_bytes'])} | {r['manifests_pushed']} | "
+            f"{mb(r['registry_growth_bytes'])} | "
+            f"{'ok' if r['ok'] else 'failed: ' + r['note'].replace('|', '/')} |"
+        )
+    return rows
+
+
+def scale_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| new bases | approach | wall time | per base | pushed (images) | registry growth |",
+        "| ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results.get("results", []):
+        if not r["scenario"].startswith("scale"):
+            continue
+        n = int(r["scenario"].split()[1])
+        rows.append(
+            f"| {n} | {r['approach']} | {r['seconds']:.1f} s | {r['seconds'] / n:.1f} s | "
+            f"{mb(r['pushed_image_bytes'])} | {mb(r['registry_growth_bytes'])} |"
+        )
+    return rows
+
+
+def image_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| approach | image | layers | compressed | uncompressed |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for approach, images in results.get("images", {}).items():
+        for name, size in images.items():
+            rows.append(
+                f"| {approach} | {name} | {size['layers']} | {mb(size['compressed'])} | "
+                f"{mb(size['uncompressed'])} |"
+            )
+    for name, why in results.get("not_possible", {}).items():
+        rows.append(f"| legacy | {name} | not possible | `{why.replace('|', '/')}` | |")
+    return rows
+
+
+def ratio_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    r = results.get("ratios", {})
+    if "add_base_time_vs_legacy_base" in r:
+        x = r["add_base_time_vs_legacy_base"]
+        lines.append(
+            f"- **One more base** costs **{x['value']:.1%}** of a legacy per-base build "
+            f"(target <= 5%): {'met' if x['met'] else 'NOT met'}."
+        )
+    if "registry_growth_per_extra_image_vs_openhands_layer" in r:
+        x = r["registry_growth_per_extra_image_vs_openhands_layer"]
+        lines.append(
+            f"- **Registry growth per extra runtime image** is **{x['value']:.3%}** of the "
+            f"/openhands layer (target <= 1%): {'met' if x['met'] else 'NOT met'}."
+        )
+    if "app_change_pushes_only_app_layer" in r:
+        x = r["app_change_pushes_only_app_layer"]
+        v = x["value"]
+        lines.append(
+            "- **App-source-only change**: deps steps rebuilt: "
+            f"{len(x['deps_steps_rebuilt'])}; image blobs uploaded: {v['app layer']} app "
+            f"layer, {v['other layers']} other layers, {v['configs']} configs, "
+            f"{v['attestations']} attestation blobs (plus manifests): "
+            f"{'met' if x['met'] else 'NOT met'}."
+        )
+    if "speedup" in r:
+        lines.append(
+            "- Legacy time / two-stage time: "
+            + ", ".join(f"{k} {v}x" for k, v in r["speedup"].items())
+            + "."
+        )
+    return lines
+
+
+def planning_lines(results: dict[str, Any]) -> list[str]:
+    p = results.get("planning")
+    if not p:
+        return []
+    shards = p.get("bases_per_shard_of_8", [])
+    return [
+        f"- {p['bases']:,} bases: plan + write the bake file in "
+        f"**{p['plan_and_write_seconds']} s** ({mb(p['bake_file_bytes'])}); "
+        f"`docker buildx bake --print` accepts it "
+        f"({p.get('buildx_targets', '?')} targets, {p.get('buildx_print_seconds', '?')} s).",
+        f"- `--shard I/8` splits them across 8 CI jobs as {shards} bases (round-robin over "
+        "the config order, so every job gets a similar mix; together they cover every "
+        "base once, and each job also builds or pulls the shared deps target).",
+    ]
+
+
+HEAD = """# Benchmarks
+
+Generated by `make bench` (`tests/bench/compare.py`, then `tests/bench/report.py`); the
+raw figures are in [benchmarks.json](benchmarks.json). Timings are not part of
+`make test` (only a smoke test of this code is).
+
+**Legacy** is the architecture the seed plan replaces: one monolithic Dockerfile per base
+([tests/bench/legacy/Dockerfile](../tests/bench/legacy/Dockerfile)) that installs
+system packages, Python, the app's locked dependencies (Poetry export + pip, as the deps
+image does), Chromium and tmux with the base's own `apt-get`, then the app source.
+**Two-stage** is this project: the deps image once, then a runtime image per base
+(`COPY --link` of /openhands). Both run on the same engine and registry, in one run,
+with the same mirrors, app, lock and cache settings (registry cache per target,
+`mode=max`, imported and exported), for {platform}. Each approach starts **cold**
+(`docker buildx prune -af`, new registry repositories), then: a rebuild with no change,
+one more base (`{added}`) once the others exist, an app-source-only change (a line added
+to `server.py`), a lock-file change ({lock}).
+
+"Pushed" is the bytes of the blobs uploaded to the registry (from its access log; a blob
+the registry already has is not sent again), split into images and registry cache.
+"Registry growth" is the change of the registry's blob storage on disk (blobs are
+stored once, whatever the repository). Steps are Dockerfile instructions other than
+`FROM`.
+"""
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results.get("machine", {})
+    head = HEAD.format(
+        platform=m.get("platform", "linux/amd64"),
+        added=results.get("added", "uid1000"),
+        lock=results.get("lock_change", "idna 3.20 -> 3.10"),
+    )
+    parts = [
+        head,
+        "## Where and when",
+        "",
+        f"{m.get('when', '?')} on `{m.get('host', '?')}`: {m.get('cpus', '?')} CPUs, "
+        f"{m.get('memory_gib', '?')} GiB, Linux {m.get('kernel', '?')}, Docker Engine "
+        f"{m.get('docker', '?')} (containerd image store, `docker` driver), buildx "
+        f"{m.get('buildx', '?')}, registry:2 on 127.0.0.1:5000. Whole run: "
+        f"{results.get('bench_seconds', 0) / 60:.0f} min.",
+        "",
+        "## Headline",
+        "",
+        *ratio_lines(results),
+        "",
+        "![benchmark chart](img/benchmarks.png)",
+        "",
+        "## Scenarios",
+        "",
+        *scenario_table(results),
+        "",
+        "## Image sizes",
+        "",
+        "Each image's layers for the platform, base included. Two-stage images share the "
+        "/openhands layer (stored once); the legacy images share nothing but their base.",
+        "",
+        *image_table(results),
+        "",
+        "## Scale",
+        "",
+        "New bases each time (copies of debian:bookworm with distinct contents, so nothing "
+        "is cached per base), on a pruned builder; the deps image and the registry caches "
+        "exist, as they would on a CI runner.",
+        "",
+        *scale_table(results),
+        "",
+        "## Planning",
+        "",
+        *planning_lines(results),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    width = 0.38
+    xs = range(len(SCENARIOS))
+    for i, approach in enumerate(("legacy", "two-stage")):
+        values = []
+        for s in SCENARIOS:
+            r = _find(results, approach, s)
+            values.append(r["seconds"] if r else 0.0)
+        left.bar([x + (i - 0.5) * width for x in xs], values, width, label=approach)
+    left.set_xticks(list(xs), [s.replace(", ", ",\n") for s in SCENARIOS], fontsize=8)
+    left.set_ylabel("wall time (s)")
+    left.set_title("Scenarios")
+    left.legend()
+    for approach in ("legacy", "two-stage"):
+        points = [
+            (int(r["scenario"].split()[1]), r["seconds"])
+            for r in results.get("results", [])
+            if r["approach"] == approach and r["scenario"].startswith("scale")
+        ]
+        if points:
+            right.plot(*zip(*points, strict=True), marker="o", label=approach)
+    right.set_xlabel("new bases")
+    right.set_ylabel("wall time (s)")
+    right.set_title("Cost of N new bases")
+    right.legend()
+    fig.suptitle(f"oh-builder benchmark, {results.get('machine', {}).get('when', '')}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
+    chart(results, out / "img" / "benchmarks.png")
+    (out / "benchmarks.md").write_text(markdown(results))
