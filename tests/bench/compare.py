@@ -47,9 +47,12 @@ def sh(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
 
 
 def prune() -> None:
-    r = sh("docker", "buildx", "prune", "-af")
-    if r.returncode != 0:
-        raise SystemExit(f"bench: docker buildx prune failed: {r.stderr.strip()}")
+    """A cold start: no builder cache and no local images (bases come from the registry).
+    This also keeps the disk from filling up with every image the run pushes."""
+    for args in (("buildx", "prune", "-af"), ("image", "prune", "-af")):
+        r = sh("docker", *args)
+        if r.returncode != 0:
+            raise SystemExit(f"bench: docker {' '.join(args)} failed: {r.stderr.strip()}")
 
 
 @dataclass
@@ -320,10 +323,14 @@ def scenarios(b: Bench) -> None:
     }
     openhands = measure.image_size(deps_ref)["largest_layer_compressed"]
     b.extra["openhands_layer_compressed"] = openhands
+    before = measure.layer_digests(plan.runtime[0].ref)
     b.change_source()
     app, plan = b.two_stage("app source change", every)
     refs = [r.ref for r in plan.runtime]
-    app_layer = measure.layer_digests(refs[0])[-1]
+    changed = [h for h in measure.layer_digests(refs[0]) if h not in before]
+    if len(changed) != 1:
+        raise SystemExit(f"bench: a source change changed {len(changed)} layers of {refs[0]}")
+    app_layer = changed[0]
     b.extra["app_change_uploads"] = classify_uploads(app.uploaded, refs, app_layer)
     b.extra["app_layer_compressed"] = measure.blob_size(app_layer)
     b.change_lock()
@@ -345,6 +352,32 @@ def scale(b: Bench, sizes: list[int], legacy_sizes: list[int]) -> None:
                 b.legacy(label, chosen, "v1", bases=copies)
             else:
                 b.two_stage(label, chosen, bases=copies)
+
+
+def cleanup_registry(run: str) -> None:
+    """Delete this run's repositories and garbage-collect the registry's storage (the run
+    pushes tens of GB), then start the registry again with tests/engine/engine.sh.
+    The registry is stopped meanwhile: collecting while it serves is not safe."""
+    import signal
+
+    state = Path(os.environ.get("OH_ENGINE_STATE", "/var/lib/oh-builder-engine"))
+    shutil.rmtree(measure.registry.DATA.parent / "repositories" / f"bench-{run}", True)
+    pid_file = state / "registry.pid"
+    if pid_file.exists():
+        pid = int(pid_file.read_text())
+        try:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                os.kill(pid, 0)
+                time.sleep(0.1)
+        except OSError:
+            pass
+    gc = sh("docker-registry", "garbage-collect", str(state / "registry.yml"))
+    if gc.returncode != 0:
+        print(f"bench: registry garbage-collect failed: {gc.stderr.strip()[-300:]}")
+    up = sh("bash", str(REPO / "tests" / "engine" / "engine.sh"))
+    if up.returncode != 0:
+        raise SystemExit(f"bench: could not restart the registry: {up.stderr.strip()[-300:]}")
 
 
 def machine() -> dict[str, Any]:
@@ -371,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", default="1,2,4,8")
     ap.add_argument("--legacy-scale", default="1,2,4")
     ap.add_argument("--logs", type=Path, default=Path("/var/log/oh-builder/bench"))
+    ap.add_argument("--keep", action="store_true", help="keep the run's registry repositories")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.scale.split(",") if x]
     legacy_sizes = [int(x) for x in args.legacy_scale.split(",") if x]
@@ -404,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         }
     results["ratios"] = report.ratios(results)
     report.write(results, args.out)
+    if not args.keep:
+        cleanup_registry(b.run)
     print(json.dumps(results["ratios"], indent=2))
     return 0
 

@@ -23,6 +23,7 @@ _UPLOAD = re.compile(
     r'"PUT /v2/(?P<repo>\S+?)/blobs/uploads/\S*?[?&]digest=sha256%3A(?P<hex>[0-9a-f]{64})\S*'
     r' HTTP/1\.1" 201'
 )
+_UNPACK = re.compile(r"^#\d+ unpacking to \S+ ([0-9.]+)s done$")
 _MANIFEST = re.compile(r'"PUT /v2/(?P<repo>\S+?)/manifests/\S+ HTTP/1\.1" 201')
 
 
@@ -44,11 +45,13 @@ class Result:
     registry_growth_bytes: int = 0
     uploaded: list[str] = field(default_factory=list)  # sha256 hex of image blobs
     not_cached: list[str] = field(default_factory=list)  # "target: step" that ran
+    unpack_seconds: float = 0.0  # docker driver: storing pushed images locally too
     note: str = ""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 1)
+        data["unpack_seconds"] = round(self.unpack_seconds, 1)
         return data
 
 
@@ -74,6 +77,7 @@ def pushes_since(offset: int, cache_repo: str) -> tuple[int, int, int, int, list
     with REGISTRY_LOG.open("rb") as f:
         f.seek(offset)
         text = f.read().decode("utf-8", "replace")
+    cache_repo = cache_repo.split("/", 1)[1]  # the log has paths, not hosts
     image = cache = blobs = manifests = 0
     digests: list[str] = []
     for line in text.splitlines():
@@ -111,6 +115,8 @@ def bake(
             for line in engine.bake_stream(bake_file, targets, push=True):
                 parser.feed(line)
                 f.write(line + "\n")
+                if m := _UNPACK.search(line):
+                    result.unpack_seconds += float(m.group(1))
         except BuildError as exc:
             result.ok = False
             lines = [ln for r in results.values() for ln in r.log if "ERROR" in ln]

@@ -30,8 +30,10 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
     two_add = _find(results, "two-stage", "one more base")
     if legacy_add and two_add and legacy_add["seconds"]:
         value = two_add["seconds"] / legacy_add["seconds"]
+        unpack = two_add.get("unpack_seconds", 0.0)
         out["add_base_time_vs_legacy_base"] = {
             "value": round(value, 4),
+            "without_local_unpack": round((two_add["seconds"] - unpack) / legacy_add["seconds"], 4),
             "target": "<= 0.05",
             "met": value <= 0.05,
         }
@@ -73,16 +75,17 @@ def mb(n: float) -> str:
 
 def scenario_table(results: dict[str, Any]) -> list[str]:
     rows = [
-        "| scenario | approach | wall time | steps cached / total | pushed (images) | "
-        "pushed (cache) | manifests | registry growth | result |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| scenario | approach | wall time | local unpack | steps cached / total | "
+        "pushed (images) | pushed (cache) | manifests | registry growth | result |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results.get("results", []):
         if r["scenario"].startswith("scale"):
             continue
         rows.append(
             f"| {r['scenario']} | {r['approach']} | {r['seconds']:.1f} s | "
-            f"{r['steps_cached']}/{r['steps_total']} | {mb(r['pushed_image_bytes'])} | "
+            f"{r.get('unpack_seconds', 0.0):.1f} s | {r['steps_cached']}/{r['steps_total']} | "
+            f"{mb(r['pushed_image_bytes'])} | "
             f"{mb(r['pushed_cache_bytes'])} | {r['manifests_pushed']} | "
             f"{mb(r['registry_growth_bytes'])} | "
             f"{'ok' if r['ok'] else 'failed: ' + r['note'].replace('|', '/')} |"
@@ -129,7 +132,10 @@ def ratio_lines(results: dict[str, Any]) -> list[str]:
         x = r["add_base_time_vs_legacy_base"]
         lines.append(
             f"- **One more base** costs **{x['value']:.1%}** of a legacy per-base build "
-            f"(target <= 5%): {'met' if x['met'] else 'NOT met'}."
+            f"(target <= 5%): {'met' if x['met'] else 'NOT met'}. Without the docker "
+            "driver's unpacking of the pushed image into the local image store (it does "
+            'that on every push; see "local unpack" below): '
+            f"{x.get('without_local_unpack', x['value']):.1%}."
         )
     if "registry_growth_per_extra_image_vs_openhands_layer" in r:
         x = r["registry_growth_per_extra_image_vs_openhands_layer"]
@@ -194,7 +200,12 @@ to `server.py`), a lock-file change ({lock}).
 the registry already has is not sent again), split into images and registry cache.
 "Registry growth" is the change of the registry's blob storage on disk (blobs are
 stored once, whatever the repository). Steps are Dockerfile instructions other than
-`FROM`.
+`FROM`. "Local unpack" is the time the `docker` driver spends storing each pushed image
+in the local image store as well (summed over images; it overlaps other work): part of
+the wall time on this engine, absent with a `docker-container` builder.
+
+Read "cold" with the bases in mind: legacy builds only the 2 of the 5 initial bases it
+can build at all, two-stage builds the deps image and all 5 runtime images.
 """
 
 
