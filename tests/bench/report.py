@@ -162,6 +162,58 @@ def ratio_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def findings(results: dict[str, Any]) -> list[str]:
+    """What the figures say, in words, from this run's numbers."""
+    lines: list[str] = []
+    get = lambda a, s: _find(results, a, s)  # noqa: E731
+    lc, tc = get("legacy", "cold"), get("two-stage", "cold")
+    if lc and tc:
+        legacy_images = lc["targets"]
+        two_images = tc["targets"] - 1
+        lines.append(
+            f"- **Cold**: legacy built {legacy_images} images in {lc['seconds']:.0f} s "
+            f"({lc['seconds'] / max(legacy_images, 1):.0f} s per image, pushing "
+            f"{mb(lc['pushed_image_bytes'])} of images); two-stage built the deps image and "
+            f"{two_images} runtime images in {tc['seconds']:.0f} s "
+            f"({tc['seconds'] / max(two_images, 1):.0f} s per image, pushing "
+            f"{mb(tc['pushed_image_bytes'])}), including "
+            f"{len(results.get('not_possible', {}))} bases legacy cannot build at all."
+        )
+    ll, tl = get("legacy", "lock-file change"), get("two-stage", "lock-file change")
+    if ll and tl:
+        faster = "faster" if tl["seconds"] < ll["seconds"] else "slower"
+        lines.append(
+            f"- **Lock-file change**: two-stage is {faster} here ({tl['seconds']:.0f} s vs "
+            f"{ll['seconds']:.0f} s). It rebuilds the bundle once (pip, then relocating every "
+            "ELF file and the smoke checks) and pushes a new /openhands layer "
+            f"({mb(tl['pushed_image_bytes'])} of images), while legacy re-runs only pip on "
+            f"each base and pushes a venv layer per base ({mb(ll['pushed_image_bytes'])}). "
+            "With many bases legacy pays per base and two-stage once; with few, the single "
+            "/openhands layer costs more. Splitting /openhands into a stable system layer and "
+            "a venv layer would make a lock change push only the venv (not done)."
+        )
+    la, ta = get("legacy", "app source change"), get("two-stage", "app source change")
+    if la and ta:
+        lines.append(
+            f"- **App-source-only change**: both copy the source last, so both are cheap "
+            f"(legacy {la['seconds']:.0f} s, two-stage {ta['seconds']:.0f} s of which "
+            f"{ta.get('unpack_seconds', 0):.0f} s local unpack, summed over images); neither "
+            "rebuilds a dependency layer."
+        )
+    images = results.get("images", {})
+    legacy_sizes = [v["compressed"] for v in images.get("legacy", {}).values()]
+    two_sizes = [v["compressed"] for k, v in images.get("two-stage", {}).items() if "deps" not in k]
+    if legacy_sizes and two_sizes:
+        lines.append(
+            f"- **Size**: a legacy image is {mb(sum(legacy_sizes) / len(legacy_sizes))} "
+            f"compressed on average, a two-stage runtime image "
+            f"{mb(sum(two_sizes) / len(two_sizes))}, of which the shared /openhands layer "
+            f"({mb(results.get('extra', {}).get('openhands_layer_compressed', 0))}) is stored "
+            "once for every base; each legacy image stores its own copy of everything."
+        )
+    return lines
+
+
 def planning_lines(results: dict[str, Any]) -> list[str]:
     p = results.get("planning")
     if not p:
@@ -229,8 +281,11 @@ def markdown(results: dict[str, Any]) -> str:
         "## Headline",
         "",
         *ratio_lines(results),
+        *(f"- Note: {n}" for n in results.get("notes", [])),
         "",
         "![benchmark chart](img/benchmarks.png)",
+        "",
+        *findings(results),
         "",
         "## Scenarios",
         "",
@@ -250,6 +305,9 @@ def markdown(results: dict[str, Any]) -> str:
         "exist, as they would on a CI runner.",
         "",
         *scale_table(results),
+        "",
+        "Legacy is measured up to 4 new bases by default (each one is a full build of "
+        "several minutes; `--legacy-scale 1,2,4,8` measures more).",
         "",
         "## Planning",
         "",
@@ -302,3 +360,11 @@ def write(results: dict[str, Any], out: Path) -> None:
     (out / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
     chart(results, out / "img" / "benchmarks.png")
     (out / "benchmarks.md").write_text(markdown(results))
+
+
+if __name__ == "__main__":  # re-render: python -m tests.bench.report RESULTS.json OUT_DIR
+    import sys
+
+    data = json.loads(Path(sys.argv[1]).read_text())
+    data["ratios"] = ratios(data)
+    write(data, Path(sys.argv[2]))
