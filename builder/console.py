@@ -68,9 +68,8 @@ def progress_table(results: Sequence[TargetResult], now: float, max_rows: int = 
         order = {"failed": 0, "building": 1, "exporting": 1, "pushing": 1, "cached": 2}
         shown = sorted(shown, key=lambda r: order.get(r.state, 3))[: max_rows - 1]
     for r in shown:
-        elapsed = 0.0
-        if r.started is not None:
-            elapsed = (r.ended or now if r.state in ("done", "failed") else now) - r.started
+        finished = r.state in ("done", "failed") and r.ended is not None
+        elapsed = ((r.ended if finished else None) or now) - (r.started or now)
         table.add_row(
             r.name,
             Text(r.state, style=STATE_STYLE.get(r.state, "")),

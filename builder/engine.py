@@ -126,15 +126,19 @@ def bake_stream(
         set=dict(overrides or {}),
         variables={"OH_CA_BUNDLE": ca_bundle()},
     )
+    finished = False
     try:
         for line in stream:
             yield str(line).rstrip("\n")
+        finished = True
     except DockerException as exc:
+        finished = True  # buildx has exited
         raise BuildError(
             f"docker buildx bake {' '.join(targets)} failed (exit {exc.return_code})"
         ) from None
     finally:
-        _stop_buildx_children()
+        if not finished:  # interrupted, or the caller stopped reading
+            _stop_buildx_children()
 
 
 def _stop_buildx_children(grace: float = 10.0) -> None:

@@ -118,7 +118,6 @@ class Tracker:
         self.targets = list(targets)
         self.clock = clock
         self.vertices: dict[str, Vertex] = {}
-        self.errors: list[tuple[str, str]] = []  # (target, message) as they happen
 
     def _touch(self, r: TargetResult) -> None:
         now = self.clock()
@@ -164,15 +163,12 @@ class Tracker:
         r.running.clear()
         if v.kind == "cache":
             r.cache_error = error
-            r.log.append(f"{v.label}: ERROR (ignored): {error}")
-            return
-        if error.endswith("context canceled") or error == "canceled":
-            r.log.append(f"{v.label}: canceled")
-            return
-        r.state, r.current = "failed", v.label
-        r.log.append(f"{v.label}: ERROR: {error}")
-        self.errors.append((v.target, f"{v.label}: {error}"))
-        del r.log[:-LOG_LINES]
+            _append(r, f"{v.label}: ERROR (ignored): {error}")
+        elif error.endswith("context canceled") or error == "canceled":
+            _append(r, f"{v.label}: canceled")
+        else:
+            r.state, r.current = "failed", v.label
+            _append(r, f"{v.label}: ERROR: {error}")
 
     def status(self, key: str, text: str) -> None:
         v = self.vertices.get(key)
@@ -191,9 +187,14 @@ class Tracker:
             r, prefix = self.results[self.targets[0]], ""
         else:
             r, prefix = self.results[v.target], f"{v.label}: "
-        r.log.append(prefix + text)
-        if len(r.log) > 2 * LOG_LINES:
-            del r.log[:-LOG_LINES]
+        _append(r, prefix + text)
+
+
+def _append(r: TargetResult, line: str) -> None:
+    """Add to a target's log, keeping the last LOG_LINES (trimmed in batches)."""
+    r.log.append(line)
+    if len(r.log) > 2 * LOG_LINES:
+        del r.log[:-LOG_LINES]
 
 
 def _build_state(r: TargetResult) -> str:
@@ -209,7 +210,12 @@ class PlainParser:
         self.tracker = tracker
         self.names: dict[str, str] = {}
 
-    def feed(self, line: str) -> None:
+    def feed(self, line: str) -> str:
+        """Consume a line; return it (every plain line is for humans)."""
+        self._apply(line)
+        return line
+
+    def _apply(self, line: str) -> None:
         m = _PLAIN.match(line)
         if not m:
             if line.strip():

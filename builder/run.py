@@ -164,7 +164,7 @@ def _bake(
         _display(mode, names, results, echo) as show,
         tempfile.NamedTemporaryFile(suffix=".json") as meta,
     ):
-        raw, plain = RawJsonParser(tracker), PlainParser(tracker)
+        parser = RawJsonParser(tracker) if live else PlainParser(tracker)
         try:
             for line in engine.bake_stream(
                 bake_file,
@@ -175,13 +175,9 @@ def _bake(
                 metadata_file=Path(meta.name),
                 progress="rawjson" if live else "plain",
             ):
-                if live:
-                    text = raw.feed(line)
-                    if text is not None:
-                        show(text)  # buildx's own error report
-                else:
-                    plain.feed(line)
-                    show(line)
+                text = parser.feed(line)  # rawjson: only buildx's own error report
+                if text is not None:
+                    show(text)
         except BuildError:
             ok = False
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from builder import engine
 from builder.config import load_config
 from builder.errors import BuildError
 from builder.plan import Selection
-from builder.prepare import prepare
+from builder.prepare import Prepared, prepare
 from builder.run import run_bake
 from tests.conftest import TWO_BASES
 
@@ -116,41 +117,52 @@ def test_existing_tags_are_skipped_unless_forced(
     assert len(fake.calls) == 1
 
 
-def test_one_bad_base_does_not_stop_the_others(
-    prepared,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-) -> None:
+@pytest.fixture
+def bad_busybox(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+    """A fake engine on which the busybox runtime target fails."""
     fake = FakeEngine(failing={"runtime-busybox"})
     install(monkeypatch, fake)
+    return fake
+
+
+def bake_failing(
+    prepared: Prepared, tmp_path: Path, progress: str, **kw: Any
+) -> tuple[BuildError, dict[str, dict[str, Any]]]:
+    """run_bake that must fail: (the error, the metadata file's entries by target)."""
     meta = tmp_path / "meta.json"
     with pytest.raises(BuildError) as exc:
-        run_bake(prepared, output=tmp_path / "b", push=True, metadata_file=meta, progress="quiet")
-    assert exc.value.exit_code == 4 and "runtime-busybox" in str(exc.value)
-    status = {d["target"]: d["status"] for d in json.loads(meta.read_text())}
+        run_bake(
+            prepared,
+            output=tmp_path / "b",
+            push=True,
+            metadata_file=meta,
+            progress=progress,
+            **kw,
+        )
+    return exc.value, {d["target"]: d for d in json.loads(meta.read_text())}
+
+
+def test_one_bad_base_does_not_stop_the_others(
+    prepared: Prepared, tmp_path: Path, bad_busybox: FakeEngine
+) -> None:
+    error, data = bake_failing(prepared, tmp_path, "quiet")
+    assert error.exit_code == 4 and "runtime-busybox" in str(error)
+    status = {t: d["status"] for t, d in data.items()}
     assert status == {
         "deps": "built",
         "runtime-debian-bookworm": "built",
         "runtime-busybox": "failed",
     }
-    failed = next(d for d in json.loads(meta.read_text()) if d["status"] == "failed")
-    assert failed["log_tail"]
-    assert fake.calls[0] == ["deps", "runtime-debian-bookworm", "runtime-busybox"]
-    assert ["runtime-busybox"] in fake.calls[1:]
+    assert data["runtime-busybox"]["log_tail"]
+    assert bad_busybox.calls[0] == ["deps", "runtime-debian-bookworm", "runtime-busybox"]
+    assert ["runtime-busybox"] in bad_busybox.calls[1:]
 
 
 def test_live_mode_reads_rawjson(
-    prepared,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    prepared: Prepared, tmp_path: Path, bad_busybox: FakeEngine
 ) -> None:
-    fake = FakeEngine(failing={"runtime-busybox"})
-    install(monkeypatch, fake)
-    meta = tmp_path / "meta.json"
-    with pytest.raises(BuildError):
-        run_bake(prepared, output=tmp_path / "b", push=True, metadata_file=meta, progress="live")
-    assert set(fake.progress) == {"rawjson"}
-    data = {d["target"]: d for d in json.loads(meta.read_text())}
+    _, data = bake_failing(prepared, tmp_path, "live")
+    assert set(bad_busybox.progress) == {"rawjson"}
     assert data["deps"]["status"] == "built"
     assert (data["deps"]["cached_steps"], data["deps"]["total_steps"]) == (1, 2)
     assert data["runtime-busybox"]["status"] == "failed"
@@ -158,17 +170,15 @@ def test_live_mode_reads_rawjson(
 
 
 def test_plain_on_github_actions_groups_and_annotates(
-    prepared,
+    prepared: Prepared,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    bad_busybox: FakeEngine,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake = FakeEngine(failing={"runtime-busybox"})
-    install(monkeypatch, fake)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     lines: list[str] = []
-    with pytest.raises(BuildError):
-        run_bake(prepared, output=tmp_path / "b", push=True, progress="plain", echo=lines.append)
-    assert set(fake.progress) == {"plain"}
+    bake_failing(prepared, tmp_path, "plain", echo=lines.append)
+    assert set(bad_busybox.progress) == {"plain"}
     groups = [line for line in lines if line.startswith("::group::")]
     assert groups[0] == "::group::docker buildx bake deps runtime-debian-bookworm runtime-busybox"
     assert "::group::docker buildx bake runtime-busybox" in groups
