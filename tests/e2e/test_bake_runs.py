@@ -323,9 +323,13 @@ def test_app_source_change_pushes_only_the_app_layer(
     time.sleep(0.5)
     assert_all_cached((LOGS / "bake-app-change.log").read_text())
     _, _, _, _, uploaded = measure.pushes_since(offset, "127.0.0.1:5000/openhands/runtime-cache")
-    old_layers = set(measure.layer_digests(old_ref))
-    changed = [h for h in measure.layer_digests(new_ref) if h not in old_layers]
-    assert len(changed) == 1, f"{len(changed)} layers changed"
+    # A layer may differ from the baked image's without being uploaded (an equivalent
+    # cached result already in the registry); what matters is what was sent.
+    new_layers = measure.layer_digests(new_ref)
+    sent_layers = [h for h in new_layers if h in uploaded]
+    assert len(sent_layers) == 1, f"{len(sent_layers)} layers uploaded"
+    assert measure.blob_size(sent_layers[0]) < 1_000_000, "the uploaded layer is not the app"
+    assert sent_layers[0] not in measure.layer_digests(old_ref)
     index = registry.get(new_ref)
     metadata_blobs = set()
     for m in index["manifests"]:
@@ -333,6 +337,5 @@ def test_app_source_change_pushes_only_the_app_layer(
         metadata_blobs.add(manifest["config"]["digest"].split(":", 1)[1])
         if m.get("platform", {}).get("os") == "unknown":  # the attestation
             metadata_blobs |= {x["digest"].split(":", 1)[1] for x in manifest["layers"]}
-    others = set(uploaded) - set(changed) - metadata_blobs
+    others = set(uploaded) - set(sent_layers) - metadata_blobs
     assert not others, f"uploaded more than the app layer: {sorted(others)}"
-    assert changed[0] in uploaded
