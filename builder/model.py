@@ -26,6 +26,11 @@ TOOL_PACKAGES: dict[str, tuple[str, ...]] = {
     "nodejs": ("nodejs",),
 }
 BROWSER_PACKAGES = ("chromium", "fonts-dejavu-core", "fontconfig")
+# Target-architecture packages every bundle unpacks: CPython and the C++ runtime (the
+# venv layer relies on them), and the system layer's fixed parts (locale, terminfo,
+# busybox fallbacks).
+PYTHON_PACKAGES = ("python3", "libc6", "libstdc++6", "libgcc-s1", "libatomic1")
+SYSTEM_PACKAGES = (*PYTHON_PACKAGES, "libc-bin", "ncurses-base", "busybox-static", "bash")
 
 
 @dataclass(frozen=True, kw_only=True)

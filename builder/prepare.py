@@ -11,7 +11,13 @@ from pathlib import Path
 
 from builder import __version__
 from builder.errors import OutputError
-from builder.model import BROWSER_PACKAGES, TOOL_PACKAGES, Config
+from builder.model import (
+    BROWSER_PACKAGES,
+    PYTHON_PACKAGES,
+    SYSTEM_PACKAGES,
+    TOOL_PACKAGES,
+    Config,
+)
 from builder.plan import Fingerprint, Plan, Selection, make_plan
 from builder.render import render_bake, render_dockerfile
 from builder.resources import resource_dir
@@ -75,11 +81,12 @@ def _read(root: Path) -> dict[str, ContextFile]:
 
 def dockerfile_context(config: Config) -> dict[str, object]:
     d = config.deps
-    packages = [p for t in d.tools for p in TOOL_PACKAGES[t]]
+    packages = [*SYSTEM_PACKAGES, *(p for t in d.tools for p in TOOL_PACKAGES[t])]
     if d.browser:
         packages += BROWSER_PACKAGES
     return {
         "system_packages": sorted(set(packages)),
+        "python_packages": list(PYTHON_PACKAGES),
         "version": __version__,
         "deps_base": d.base,
         "browser": d.browser,

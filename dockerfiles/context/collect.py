@@ -1,4 +1,7 @@
-"""Copy the build stage's CPython and tools into the bundle layout under ROOT.
+"""Copy CPython and the tools from the unpacked target packages into the bundle layout.
+
+STAGE is a tree of unpacked Debian packages of the target architecture (debs.py);
+nothing from it is executed.
 
 ROOT/python      CPython (binary + standard library), found by its own landmark
 ROOT/usr/bin     tool binaries (bash, tmux, git, rg, jq, node, busybox), never on PATH
@@ -6,7 +9,7 @@ ROOT/usr/lib     their data (git-core, chromium, locale); ROOT/usr/share (termin
 ROOT/etc         CA certificates, fonts.conf
 ROOT/.dlopen     libraries loaded with dlopen (ldd does not see them), for relocate.py
 
-Usage: python3 collect.py ROOT TOOL...
+Usage: python3 collect.py ROOT STAGE TOOL...
 """
 
 from __future__ import annotations
@@ -15,21 +18,21 @@ import glob
 import os
 import shutil
 import sys
-import sysconfig
 from pathlib import Path
 
 TOOL_BINARIES = {
-    "bash": ["/usr/bin/bash"],
-    "tmux": ["/usr/bin/tmux"],
-    "git": ["/usr/bin/git"],
-    "ripgrep": ["/usr/bin/rg"],
-    "jq": ["/usr/bin/jq"],
-    "nodejs": ["/usr/bin/node"],
+    "bash": ["usr/bin/bash"],
+    "tmux": ["usr/bin/tmux"],
+    "git": ["usr/bin/git"],
+    "ripgrep": ["usr/bin/rg"],
+    "jq": ["usr/bin/jq"],
+    "nodejs": ["usr/bin/node"],
 }
 TERMINFO = ["xterm", "xterm-256color", "screen", "screen-256color", "tmux", "tmux-256color",
             "linux", "vt100", "vt220", "dumb", "ansi"]
+# sitecustomize.py is Debian's link to /etc/python3.X/: a base's file, never ours.
 STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__",
-               "config-3", "dist-packages", "site-packages"}
+               "config-3", "dist-packages", "site-packages", "sitecustomize.py"}
 
 
 def copy(src: str, dest: Path) -> None:
@@ -60,13 +63,24 @@ def copy(src: str, dest: Path) -> None:
             shutil.copy2(s, out / name)
 
 
-def python(root: Path) -> None:
-    ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    exe = os.path.realpath(sys.executable)
-    copy(exe, root / "python/bin" / ver)
+def python_version(stage: Path) -> str:
+    """``python3.X`` of the target packages; the build's own CPython must match it
+    (it compiles the bytecode and installs the wheels)."""
+    exes = sorted(p.name for p in (stage / "usr/bin").glob("python3.*") if p.name[8:].isdigit())
+    if len(exes) != 1:
+        sys.exit(f"collect: expected one CPython in the target packages, found {exes}")
+    own = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if exes[0] != own:
+        sys.exit(f"collect: the target packages have {exes[0]}, the build stage {own}")
+    return exes[0]
+
+
+def python(root: Path, stage: Path) -> None:
+    ver = python_version(stage)
+    copy(str(stage / "usr/bin" / ver), root / "python/bin" / ver)
     for link in ("python3", "python"):
         os.symlink(ver, root / "python/bin" / link)
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    stdlib = stage / "usr/lib" / ver
     dest = root / "python/lib" / ver
     for entry in stdlib.iterdir():
         if entry.name in STDLIB_SKIP or entry.name.startswith("config-"):
@@ -74,45 +88,48 @@ def python(root: Path) -> None:
         copy(str(entry), dest / entry.name)
 
 
-def terminfo(root: Path) -> None:
+def terminfo(root: Path, stage: Path) -> None:
     for name in TERMINFO:
-        for base in ("/usr/share/terminfo", "/usr/lib/terminfo", "/lib/terminfo"):
-            src = f"{base}/{name[0]}/{name}"
+        for base in ("usr/share/terminfo", "usr/lib/terminfo", "etc/terminfo"):
+            src = f"{stage}/{base}/{name[0]}/{name}"
             if os.path.exists(src):
                 copy(src, root / "usr/share/terminfo" / name[0] / name)
                 break
 
 
-def chromium(root: Path, dlopen: list[str]) -> None:
-    copy("/usr/lib/chromium", root / "usr/lib/chromium")
-    for d in ("/usr/share/fonts/truetype/dejavu",):
+def chromium(root: Path, stage: Path, dlopen: list[str]) -> None:
+    copy(f"{stage}/usr/lib/chromium", root / "usr/lib/chromium")
+    for d in (f"{stage}/usr/share/fonts/truetype/dejavu",):
         copy(d, root / "usr/share/fonts" / Path(d).name)
     # NSS loads its crypto modules with dlopen; p11-kit's trust module serves nssckbi.
-    for pattern in ("/usr/lib/*-linux-gnu/libsoftokn3.so", "/usr/lib/*-linux-gnu/libfreebl*.so",
-                    "/usr/lib/*-linux-gnu/libnssckbi.so", "/usr/lib/*-linux-gnu/nss/*.so",
-                    "/usr/lib/*-linux-gnu/pkcs11/p11-kit-trust.so"):
-        dlopen.extend(p for p in glob.glob(pattern) if os.path.exists(p))
+    for pattern in ("usr/lib/*-linux-gnu/libsoftokn3.so", "usr/lib/*-linux-gnu/libfreebl*.so",
+                    "usr/lib/*-linux-gnu/libnssckbi.so", "usr/lib/*-linux-gnu/nss/*.so",
+                    "usr/lib/*-linux-gnu/pkcs11/p11-kit-trust.so"):
+        dlopen.extend(p for p in glob.glob(f"{stage}/{pattern}") if os.path.exists(p))
 
 
-def main(root: Path, tools: list[str]) -> None:
+def main(root: Path, stage: Path, tools: list[str]) -> None:
     dlopen: list[str] = []
-    python(root)
+    python(root, stage)
     for tool in ["bash", *tools]:
         if tool == "chromium":
-            chromium(root, dlopen)
+            chromium(root, stage, dlopen)
             continue
         for binary in TOOL_BINARIES[tool]:
-            copy(binary, root / "usr/bin" / Path(binary).name)
+            copy(f"{stage}/{binary}", root / "usr/bin" / Path(binary).name)
     if "git" in tools:
-        copy("/usr/lib/git-core", root / "usr/lib/git-core")
-        copy("/usr/share/git-core/templates", root / "usr/share/git-core/templates")
+        copy(f"{stage}/usr/lib/git-core", root / "usr/lib/git-core")
+        copy(f"{stage}/usr/share/git-core/templates", root / "usr/share/git-core/templates")
     # busybox (static): coreutils-style fallbacks for bases that have none.
-    copy("/bin/busybox", root / "usr/bin/busybox")
-    terminfo(root)
-    copy("/usr/lib/locale/C.utf8", root / "usr/lib/locale/C.utf8")
+    copy(f"{stage}/usr/bin/busybox", root / "usr/bin/busybox")
+    terminfo(root, stage)
+    copy(f"{stage}/usr/lib/locale/C.utf8", root / "usr/lib/locale/C.utf8")
+    # The CA bundle is made by ca-certificates' maintainer script, which is not run on
+    # the target tree; the bundle is the same file on every architecture, so it comes
+    # from the build stage's own (native) ca-certificates.
     copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs/ca-certificates.crt")
     # glibc's iconv modules (git, python's locale handling of other charsets).
-    gconv = glob.glob("/usr/lib/*-linux-gnu/gconv")
+    gconv = glob.glob(f"{stage}/usr/lib/*-linux-gnu/gconv")
     if gconv:
         for f in ("gconv-modules", "gconv-modules.d", "UTF-16.so", "UTF-32.so", "UTF-7.so",
                   "UNICODE.so", "ISO8859-1.so", "ISO8859-15.so"):
@@ -123,4 +140,4 @@ def main(root: Path, tools: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2:])
+    main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:])

@@ -1,15 +1,22 @@
-"""Make every ELF file under a bundle root load the bundled loader and libraries.
+"""Make every ELF file under a bundle directory load the bundled loader and libraries.
 
-Runs inside the deps build (with the build stage's own Python and patchelf):
+Runs natively on the build platform for any target architecture: dependencies are
+found by reading the ELF files (elfinfo.py) against the unpacked target packages in
+STAGE, the way the target's loader would find them, never by running ``ldd``.
 
-1. Each ELF file's shared-library dependencies (as resolved by ``ldd``) are copied
-   into ``ROOT/lib``, recursively, together with the dynamic loader.
-2. Executables get ``--set-interpreter ROOT/lib/<loader>``; executables and shared
-   objects get a DT_RPATH (not RUNPATH: RPATH is searched before a base image's
-   LD_LIBRARY_PATH) of their own ``$ORIGIN`` entries plus ``ROOT/lib``.
-3. The loader and libc are never patched.
-
-Usage: python3 relocate.py ROOT [EXTRA_LIB ...]   (EXTRA_LIB: dlopen'ed libraries)
+system mode (``relocate.py system ROOT STAGE [EXTRA ...]``):
+  1. every ELF file's NEEDED libraries are copied into ``ROOT/lib`` (flat, by soname),
+     recursively, with the dynamic loader; EXTRA names dlopen'ed libraries in STAGE;
+  2. executables get ``--set-interpreter ROOT/lib/<loader>``; executables and shared
+     objects get a DT_RPATH (searched before a base's LD_LIBRARY_PATH, unlike RUNPATH)
+     of their own ``$ORIGIN`` entries plus ``ROOT/lib``; glibc itself is never patched.
+venv mode (``relocate.py venv VENV STAGE SYSTEM_LIB``):
+  the same for the files of a venv, except that what the system layer always carries
+  (the closure of CPython, libstdc++ and libgcc_s in STAGE) is taken from SYSTEM_LIB, and
+  anything else goes into ``VENV/oh-lib``. The venv layer then never depends on the
+  tool list: a change of tools does not touch it.
+Both modes end by checking that every NEEDED entry of every ELF file resolves inside the
+bundle, and fail the build otherwise.
 """
 
 from __future__ import annotations
@@ -20,83 +27,223 @@ import subprocess
 import sys
 from pathlib import Path
 
+from elfinfo import Elf, elves, read
+
 # glibc's own objects: copied, never patched.
-GLIBC = ("ld-linux", "libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so",
-         "libresolv.so", "libutil.so", "libmvec.so", "libnss_", "libanl.so", "libBrokenLocale")
+GLIBC = ("ld-linux", "ld64.so", "libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so",
+         "libresolv.so", "libutil.so", "libmvec.so", "libnss_", "libanl.so", "libBrokenLocale",
+         "libc_malloc_debug.so", "libthread_db.so")
+# What the system layer carries whatever the tools: CPython's closure plus these
+# (the C++ runtime and libatomic, which wheels and bundled Node binaries expect).
+ALWAYS = ("libstdc++.so.6", "libgcc_s.so.1", "libatomic.so.1")
 
 
-def is_elf(p: Path) -> bool:
-    try:
-        with p.open("rb") as f:
-            return f.read(4) == b"\x7fELF"
-    except OSError:
-        return False
+def default_dirs(stage: Path, triplet: str) -> list[Path]:
+    dirs = [stage / "usr/lib" / triplet, stage / "usr/lib"]
+    conf = stage / "etc/ld.so.conf.d"
+    if conf.is_dir():
+        for f in sorted(conf.glob("*.conf")):
+            for line in f.read_text().splitlines():
+                line = line.strip()
+                if line.startswith("/"):
+                    dirs.append(stage / line.lstrip("/"))
+    return dirs
 
 
-def run(*args: str) -> str:
-    return subprocess.run(args, capture_output=True, text=True, check=False).stdout.strip()
+class Resolver:
+    """Finds a soname the way the target's ld.so would, inside the bundle or STAGE."""
+
+    def __init__(self, root: Path, stage: Path, triplet: str) -> None:
+        self.root, self.stage = root, stage
+        self.defaults = default_dirs(stage, triplet)
+
+    def _dir(self, entry: str, origin: Path) -> Path:
+        d = entry.replace("${ORIGIN}", str(origin)).replace("$ORIGIN", str(origin))
+        p = Path(os.path.normpath(d))
+        if p.is_relative_to(self.root) or p.is_relative_to(self.stage):
+            return p
+        return self.stage / str(p).lstrip("/")
+
+    def find(self, soname: str, elf: Elf, origin: Path) -> Path | None:
+        paths = [] if elf.runpath else list(elf.rpath)
+        paths += elf.runpath
+        for d in [*(self._dir(e, origin) for e in paths), *self.defaults]:
+            p = d / soname
+            if p.exists():
+                return p
+        return None
 
 
-def ldd(p: Path) -> dict[str, str]:
-    """soname -> resolved path, for the libraries ``p`` needs."""
-    out: dict[str, str] = {}
-    for line in run("ldd", str(p)).splitlines():
-        parts = line.strip().split()
-        if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
-            out[parts[0]] = parts[2]
-        elif parts and parts[0].startswith("/") and "ld-linux" in parts[0]:
-            out[Path(parts[0]).name] = parts[0]
-    return out
+def is_glibc(name: str) -> bool:
+    return name.startswith(GLIBC)
 
 
-def main(root: Path, extra: list[str]) -> None:
-    lib = root / "lib"
-    lib.mkdir(parents=True, exist_ok=True)
-    elves = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and is_elf(p)]
-    queue = [Path(e) for e in extra] + elves
-    seen: set[str] = set()
-    loader = ""
+def collect(
+    seeds: list[tuple[Elf, Path]], resolver: Resolver, have: set[str]
+) -> tuple[dict[str, Path], list[str]]:
+    """soname -> file in STAGE for everything ``seeds`` need (recursively) and ``have``
+    lacks, and the list of (file: soname) that could not be found."""
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    queue = list(seeds)
     while queue:
-        p = queue.pop()
-        for soname, path in ldd(p).items():
-            if "ld-linux" in soname:
-                loader = Path(path).name
-                soname = loader
-            if soname in seen:
+        elf, origin = queue.pop()
+        wants = list(elf.needed)
+        if elf.interpreter:
+            wants.append(Path(elf.interpreter).name)
+        for soname in wants:
+            if soname in have or soname in found:
                 continue
-            seen.add(soname)
-            dest = lib / soname
-            if not dest.exists():
-                shutil.copy2(os.path.realpath(path), dest)
-                os.chmod(dest, 0o755)
-                queue.append(dest)
-    for e in extra:
-        dest = lib / Path(e).name
+            origin_hit = any(
+                (resolver._dir(e, origin) / soname).exists()
+                for e in [*elf.rpath, *elf.runpath]
+                if "ORIGIN" in e and resolver._dir(e, origin).is_relative_to(resolver.root)
+            )
+            if origin_hit:
+                continue  # shipped beside it (a wheel's .libs, chromium's own libraries)
+            if soname == Path(elf.interpreter).name and elf.interpreter:
+                p: Path | None = resolver.stage / elf.interpreter.lstrip("/")
+                p = p if p and p.exists() else resolver.find(soname, elf, origin)
+            else:
+                p = resolver.find(soname, elf, origin)
+            if p is None:
+                missing.append(f"{elf.path}: {soname}")
+                continue
+            found[soname] = p
+            sub = read(Path(os.path.realpath(p)))
+            if sub is not None:
+                queue.append((sub, Path(os.path.realpath(p)).parent))
+    return found, missing
+
+
+def copy_libs(found: dict[str, Path], lib: Path) -> None:
+    lib.mkdir(parents=True, exist_ok=True)
+    for soname, src in sorted(found.items()):
+        dest = lib / soname
         if not dest.exists():
-            shutil.copy2(os.path.realpath(e), dest)
-    if not loader:
-        sys.exit("relocate: found no dynamic loader")
-    interp = str(lib / loader)
+            shutil.copy2(os.path.realpath(src), dest)
+            os.chmod(dest, 0o755)
+
+
+def patch(files: list[Elf], lib_dirs: list[Path], interp: Path, skip_dir: Path | None) -> int:
     patched = 0
-    for p in [q for q in root.rglob("*") if q.is_file() and not q.is_symlink() and is_elf(q)]:
-        name = p.name
-        if p.parent == lib and name.startswith(GLIBC):
+    for e in files:
+        if skip_dir is not None and e.path.parent == skip_dir and is_glibc(e.path.name):
             continue
-        has_interp = bool(run("patchelf", "--print-interpreter", str(p)))
-        needed = run("patchelf", "--print-needed", str(p)).split()
-        if not has_interp and all(n.startswith(GLIBC) for n in needed):
+        if not e.interpreter and all(is_glibc(n) for n in e.needed):
             continue  # e.g. a manylinux extension module: only needs the loaded libc
-        old = run("patchelf", "--print-rpath", str(p))
-        keep = [e for e in old.split(":") if e.startswith("$ORIGIN")]
+        keep = [x for x in [*e.rpath, *e.runpath] if x.startswith(("$ORIGIN", "${ORIGIN}"))]
+        rpath = ":".join([*keep, *(str(d) for d in lib_dirs)])
         # Two separate calls: patchelf 0.18 doing both at once corrupts some PIE
         # executables (Debian's python3.13 segfaults).
-        subprocess.run(["patchelf", "--force-rpath", "--set-rpath", ":".join([*keep, str(lib)]),
-                        str(p)], check=True)
-        if has_interp:
-            subprocess.run(["patchelf", "--set-interpreter", interp, str(p)], check=True)
+        subprocess.run(["patchelf", "--force-rpath", "--set-rpath", rpath, str(e.path)],
+                       check=True)
+        if e.interpreter:
+            subprocess.run(["patchelf", "--set-interpreter", str(interp), str(e.path)], check=True)
         patched += 1
-    print(f"relocate: {len(seen)} libraries in {lib}, {patched} files patched, loader {loader}")
+    return patched
+
+
+def check(root: Path, lib_dirs: list[Path]) -> None:
+    """Every NEEDED of every ELF file under ``root`` resolves inside the bundle."""
+    bad = []
+    for e in elves(root):
+        dirs = [Path(os.path.normpath(x.replace("${ORIGIN}", str(e.path.parent))
+                                      .replace("$ORIGIN", str(e.path.parent))))
+                for x in [*e.rpath, *e.runpath]]
+        for n in e.needed:
+            if not any((d / n).exists() for d in [*dirs, *lib_dirs]):
+                bad.append(f"{e.path}: {n}")
+        if e.path.parent in lib_dirs and is_glibc(e.path.name):
+            continue  # libc.so.6 and ld.so carry an interpreter entry; never patched
+        if e.interpreter and not (Path(e.interpreter).is_relative_to(root)
+                                  and Path(e.interpreter).exists()):
+            bad.append(f"{e.path}: interpreter {e.interpreter} is not in the bundle")
+    if bad:
+        sys.exit("relocate: unresolved inside the bundle:\n  " + "\n  ".join(bad[:40]))
+
+
+def core(stage: Path, triplet: str, resolver: Resolver) -> tuple[dict[str, Path], list[str]]:
+    """CPython (binary and extension modules), all of glibc and ALWAYS, from STAGE."""
+    seeds = [(e, e.path.parent) for e in elves(stage / "usr/lib")
+             if "/lib-dynload/" in str(e.path)]
+    seeds += [(e, e.path.parent) for e in (read(p) for p in (stage / "usr/bin").glob("python3.*"))
+              if e is not None]
+    found, missing = collect(seeds, resolver, set())
+    # All of glibc (libpthread, libdl, librt … are stubs that wheels still name).
+    libdir = stage / "usr/lib" / triplet
+    for name in sorted(os.listdir(libdir)):
+        if is_glibc(name) and ".so." in name and (libdir / name).is_file():
+            found.setdefault(name, libdir / name)
+    for name in ALWAYS:
+        p = stage / "usr/lib" / triplet / name
+        if p.exists():
+            found[name] = p
+            sub = read(Path(os.path.realpath(p)))
+            if sub is not None:
+                more, _ = collect([(sub, p.parent)], resolver, set(found))
+                found.update(more)
+    return found, missing
+
+
+def system(root: Path, stage: Path, triplet: str, extra: list[str]) -> None:
+    lib = root / "lib"
+    resolver = Resolver(root, stage, triplet)
+    files = elves(root)
+    seeds = [(e, e.path.parent) for e in files]
+    for x in extra:
+        e = read(Path(os.path.realpath(x)))
+        if e is not None:
+            seeds.append((e, Path(os.path.realpath(x)).parent))
+    found, missing = collect(seeds, resolver, set())
+    always, _ = core(stage, triplet, resolver)
+    found.update(always)
+    if missing:
+        sys.exit("relocate: not found in the target packages:\n  " + "\n  ".join(missing[:40]))
+    copy_libs(found, lib)
+    for x in extra:
+        dest = lib / Path(x).name
+        if not dest.exists():
+            shutil.copy2(os.path.realpath(x), dest)
+    loaders = [n for n in found if n.startswith(("ld-linux", "ld64.so"))]
+    if len(loaders) != 1:
+        sys.exit(f"relocate: expected one dynamic loader, found {loaders}")
+    patched = patch(elves(root), [lib], lib / loaders[0], lib)
+    check(root, [lib])
+    print(f"relocate: {len(found)} libraries in {lib}, {patched} files patched, "
+          f"loader {loaders[0]}")
+
+
+def venv(root: Path, stage: Path, triplet: str, system_lib: Path) -> None:
+    resolver = Resolver(root, stage, triplet)
+    provided, _ = core(stage, triplet, resolver)
+    have = set(provided)
+    files = elves(root)
+    found, missing = collect([(e, e.path.parent) for e in files], resolver, have)
+    if missing:
+        sys.exit("relocate: the venv needs libraries that neither the bundle nor the "
+                 "Python packages provide (the venv layer may only use libraries of the "
+                 "packages in builder.model.PYTHON_PACKAGES):\n  " + "\n  ".join(missing[:40]))
+    own = root / "oh-lib"
+    if found:
+        copy_libs(found, own)
+    loader = next(n for n in provided if n.startswith(("ld-linux", "ld64.so")))
+    patched = patch(elves(root), [own, system_lib] if found else [system_lib],
+                    system_lib / loader, None)
+    print(f"relocate: venv {patched} files patched, {len(found)} own libraries")
+
+
+def triplet_of(stage: Path) -> str:
+    """The multiarch directory of the (single-architecture) target packages."""
+    found = sorted(p.name for p in (stage / "usr/lib").glob("*-linux-gnu*") if p.is_dir())
+    if len(found) != 1:
+        sys.exit(f"relocate: expected one multiarch directory in {stage}/usr/lib, got {found}")
+    return found[0]
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2:])
+    mode, root, stage, *rest = sys.argv[1:]
+    if mode == "system":
+        system(Path(root), Path(stage), triplet_of(Path(stage)), rest)
+    else:
+        venv(Path(root), Path(stage), triplet_of(Path(stage)), Path(rest[0]))

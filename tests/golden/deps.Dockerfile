@@ -1,60 +1,103 @@
 # Rendered by oh-builder 0.1.0 from dockerfiles/deps.Dockerfile.j2: the dependencies
 # image. Everything the agent needs lives under /openhands, relocated so that it runs
 # on any base image (see docs/design.md). Build secret `cacert`: the CA bundle for HTTPS.
+#
+# Cross-assembled: every stage that downloads, unpacks, installs or patches runs on the
+# build platform and writes the target platform's files (TARGETARCH). Only `check` runs
+# the target's programs, under emulation when the target is another architecture.
+# Three layers, each its own cache key and each byte-identical on every base:
+#   system  CPython, tools, Chromium, libraries, locale, terminfo, fonts, certificates,
+#           wrappers          (changes with deps.tools / deps.browser / the deps base)
+#   venv    the locked dependencies, relocated, with bytecode   (changes with the lock)
+#   app     the app's source, added by the runtime image        (changes with the source)
 
-FROM debian:trixie AS system
+FROM --platform=$BUILDPLATFORM debian:trixie AS host
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      python3 python3-venv python3-pip patchelf ca-certificates busybox-static \
+      python3 python3-venv patchelf ca-certificates busybox-static >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
+RUN --mount=type=secret,id=cacert,target=/run/secrets/cacert \
+    PIP_CERT=/run/secrets/cacert python3 -m venv /opt/oh-build \
+ && PIP_CERT=/run/secrets/cacert /opt/oh-build/bin/pip install -q --no-cache-dir \
+      "poetry>=2,<3" "poetry-plugin-export>=1.8" "installer>=0.7,<2"
+
+# The locked requirements (with hashes): the same for every platform.
+FROM host AS requirements
+COPY app/pyproject.toml app/poetry.lock /src/app/
+RUN /opt/oh-build/bin/poetry -C /src/app check --lock \
+ && /opt/oh-build/bin/poetry -C /src/app export -f requirements.txt \
+      --only main -o /src/requirements.txt
+
+# Debian packages of the target architecture, unpacked without running anything
+# (downloads kept in a cache mount). CPython's packages are a stage of their own: the
+# venv layer is built from them alone.
+FROM host AS python-debs
+ARG TARGETARCH
+RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
+    --mount=type=bind,source=tools/debs.py,target=/opt/oh-tools/debs.py \
+    OH_DEBS_CACHE=/var/cache/oh-debs \
+    python3 /opt/oh-tools/debs.py "$TARGETARCH" /stage python3 libc6 libstdc++6 libgcc-s1 libatomic1
+
+# The system layer. The unpacked packages stay out of every layer (and of the cache).
+FROM host AS system
+ARG TARGETARCH
+COPY wrappers/ /openhands/
+RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
+    --mount=type=bind,source=tools,target=/opt/oh-tools \
+    OH_DEBS_CACHE=/var/cache/oh-debs \
+    python3 /opt/oh-tools/debs.py "$TARGETARCH" /tmp/stage \
       bash \
+      busybox-static \
       chromium \
       fontconfig \
       fonts-dejavu-core \
       git \
       jq \
+      libatomic1 \
+      libc-bin \
+      libc6 \
+      libgcc-s1 \
+      libstdc++6 \
+      ncurses-base \
       nodejs \
+      python3 \
       ripgrep \
       tmux \
-    >/dev/null \
- && rm -rf /var/lib/apt/lists/*
+ && python3 /opt/oh-tools/collect.py /openhands /tmp/stage tmux bash git ripgrep jq nodejs chromium \
+ && python3 /opt/oh-tools/relocate.py system /openhands /tmp/stage $(cat /openhands/.dlopen) \
+ && rm -rf /openhands/.dlopen /tmp/stage && mkdir /openhands/venv \
+ && /opt/oh-build/bin/python /opt/oh-tools/finish.py /openhands browser
 
-# Poetry, for this build only: it exports the locked requirements (with hashes). The
-# export is the same for every platform, so it runs natively on the build platform.
-FROM --platform=$BUILDPLATFORM debian:trixie AS poetry
-ARG DEBIAN_FRONTEND=noninteractive
-RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends python3 python3-venv ca-certificates >/dev/null \
- && rm -rf /var/lib/apt/lists/*
+# The venv layer: its inputs are the lock and the target's Python packages only.
+FROM host AS wheels
+COPY --from=requirements /src/requirements.txt /src/requirements.txt
 RUN --mount=type=secret,id=cacert,target=/run/secrets/cacert \
-    PIP_CERT=/run/secrets/cacert python3 -m venv /opt/poetry \
- && PIP_CERT=/run/secrets/cacert /opt/poetry/bin/pip install -q --no-cache-dir \
-      "poetry>=2,<3" "poetry-plugin-export>=1.8"
-COPY app/pyproject.toml app/poetry.lock /src/app/
-RUN /opt/poetry/bin/poetry -C /src/app check --lock \
- && /opt/poetry/bin/poetry -C /src/app export -f requirements.txt \
-      --only main -o /src/requirements.txt
+    --mount=type=bind,from=python-debs,source=/stage,target=/stage \
+    --mount=type=bind,source=tools/wheels.py,target=/opt/oh-tools/wheels.py \
+    PIP_CERT=/run/secrets/cacert /opt/oh-build/bin/python /opt/oh-tools/wheels.py \
+      download /src/requirements.txt /stage /wheels
 
-# The relocated CPython and the app's locked dependencies in a venv under /openhands.
-FROM system AS bundle
-COPY tools/ /opt/oh-tools/
-RUN python3 /opt/oh-tools/collect.py /openhands tmux bash git ripgrep jq nodejs chromium
-COPY --from=poetry /src/requirements.txt /tmp/requirements.txt
-RUN --mount=type=secret,id=cacert,target=/run/secrets/cacert \
-    /openhands/python/bin/python3 -m venv --without-pip /openhands/venv \
- && PIP_CERT=/run/secrets/cacert python3 -m pip --python /openhands/venv/bin/python \
-      install -q --no-cache-dir --no-deps --require-hashes --break-system-packages \
-      -r /tmp/requirements.txt \
- && /openhands/venv/bin/python -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'oh-app.pth').write_text('/openhands/app\\n')" \
- && find /openhands -name __pycache__ -prune -exec rm -rf {} + \
- && python3 /opt/oh-tools/relocate.py /openhands $(cat /openhands/.dlopen 2>/dev/null) \
- && rm -f /openhands/.dlopen
-FROM bundle AS finish
+FROM host AS venv
+RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
+    --mount=type=bind,from=python-debs,source=/stage,target=/stage \
+    --mount=type=bind,source=tools,target=/opt/oh-tools \
+    /opt/oh-build/bin/python /opt/oh-tools/wheels.py install /openhands/venv /stage /wheels \
+      action_server browser \
+ && python3 /opt/oh-tools/relocate.py venv /openhands/venv /stage /openhands/lib
+
+# Smoke checks: the target's programs run here, bounded in time, on the two layers
+# mounted read-only (as in a runtime image), so nothing is copied or stored again.
+FROM host AS check
 ARG BUILDPLATFORM
 ARG TARGETPLATFORM
-COPY wrappers/ /openhands/
-RUN python3 /opt/oh-tools/finish.py /openhands action_server browser \
-      "$BUILDPLATFORM" "$TARGETPLATFORM"
+RUN --mount=type=bind,from=system,source=/openhands,target=/openhands \
+    --mount=type=bind,from=venv,source=/openhands/venv,target=/openhands/venv \
+    --mount=type=bind,source=tools,target=/opt/oh-tools \
+    python3 /opt/oh-tools/check.py /openhands browser \
+      "$BUILDPLATFORM" "$TARGETPLATFORM" /check/ok
 
 FROM scratch AS deps
-COPY --from=finish /openhands /openhands
+COPY --link --from=check /check/ok /oh-layers/checked
+COPY --link --from=system /openhands /oh-layers/system/openhands
+COPY --link --from=venv /openhands/venv /oh-layers/venv/openhands/venv

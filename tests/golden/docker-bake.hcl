@@ -29,11 +29,11 @@ target "deps" {
   inherits   = ["_common"]
   dockerfile = "deps.Dockerfile"
   platforms  = ["linux/amd64", "linux/arm64"]
-  tags       = ["127.0.0.1:5000/openhands/runtime-deps:1ac403a1c35384ed"]
+  tags       = ["127.0.0.1:5000/openhands/runtime-deps:cc3eae88d0c52a28"]
   labels = {
     "org.opencontainers.image.vendor" = "oh-builder"
     "dev.oh-builder.version" = "0.1.0"
-    "dev.oh-builder.deps-hash" = "1ac403a1c35384ed"
+    "dev.oh-builder.deps-hash" = "cc3eae88d0c52a28"
     "org.opencontainers.image.base.name" = "debian:trixie"
     "org.opencontainers.image.source" = "https://example.invalid/repo"
   }
@@ -45,11 +45,11 @@ target "deps-amd64" {
   inherits   = ["_common"]
   dockerfile = "deps.Dockerfile"
   platforms  = ["linux/amd64"]
-  tags       = ["127.0.0.1:5000/openhands/runtime-deps:1ac403a1c35384ed-amd64"]
+  tags       = ["127.0.0.1:5000/openhands/runtime-deps:cc3eae88d0c52a28-amd64"]
   labels = {
     "org.opencontainers.image.vendor" = "oh-builder"
     "dev.oh-builder.version" = "0.1.0"
-    "dev.oh-builder.deps-hash" = "1ac403a1c35384ed"
+    "dev.oh-builder.deps-hash" = "cc3eae88d0c52a28"
     "org.opencontainers.image.base.name" = "debian:trixie"
     "org.opencontainers.image.source" = "https://example.invalid/repo"
   }
@@ -75,11 +75,11 @@ target "runtime" {
         image      = "debian:bookworm"
         deps       = "deps"
         platforms  = ["linux/amd64", "linux/arm64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-e96f222d-1ac403a1c353-e213ed7ef548"
+        tag        = "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-7ba794bf-cc3eae88d0c5-e213ed7ef548"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
-          "dev.oh-builder.deps-hash" = "1ac403a1c35384ed"
+          "dev.oh-builder.deps-hash" = "cc3eae88d0c52a28"
           "dev.oh-builder.source-hash" = "e213ed7ef54827c1"
           "org.opencontainers.image.base.name" = "debian:bookworm"
           "org.opencontainers.image.source" = "https://example.invalid/repo"
@@ -92,11 +92,11 @@ target "runtime" {
         image      = "127.0.0.1:5000/oh-test/busybox:static"
         deps       = "deps-amd64"
         platforms  = ["linux/amd64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-fba05a1f-1ac403a1c353-e213ed7ef548"
+        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-11aa5a73-cc3eae88d0c5-e213ed7ef548"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
-          "dev.oh-builder.deps-hash" = "1ac403a1c35384ed"
+          "dev.oh-builder.deps-hash" = "cc3eae88d0c52a28"
           "dev.oh-builder.source-hash" = "e213ed7ef54827c1"
           "org.opencontainers.image.base.name" = "127.0.0.1:5000/oh-test/busybox:static"
           "org.opencontainers.image.source" = "https://example.invalid/repo"
@@ -109,11 +109,11 @@ target "runtime" {
         image      = "swebench/sweb.eval.x86_64.django_1776_django-11099@sha256:0000000000000000000000000000000000000000000000000000000000000000"
         deps       = "deps"
         platforms  = ["linux/amd64", "linux/arm64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:e729eec1_99_at_sha256_t_0000000000000000000000000000000000000000000000000000000000000000-7baef4e9-1ac403a1c353-e213ed7ef548"
+        tag        = "127.0.0.1:5000/openhands/runtime:e729eec1_99_at_sha256_t_0000000000000000000000000000000000000000000000000000000000000000-87082a25-cc3eae88d0c5-e213ed7ef548"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
-          "dev.oh-builder.deps-hash" = "1ac403a1c35384ed"
+          "dev.oh-builder.deps-hash" = "cc3eae88d0c52a28"
           "dev.oh-builder.source-hash" = "e213ed7ef54827c1"
           "org.opencontainers.image.base.name" = "swebench/sweb.eval.x86_64.django_1776_django-11099@sha256:0000000000000000000000000000000000000000000000000000000000000000"
           "org.opencontainers.image.source" = "https://example.invalid/repo"

@@ -3,8 +3,10 @@
 # shell of the base is used: setup runs with the bundle's own Python.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
-# Identical on every base (same digest, stored and pushed once per platform).
-COPY --link --chown=0:0 --from=deps /openhands /openhands
+# The system and venv layers: each identical on every base (same digest, stored and
+# pushed once per platform); a lock change replaces only the venv layer.
+COPY --link --chown=0:0 --from=deps /oh-layers/system/openhands /openhands
+COPY --link --chown=0:0 --from=deps /oh-layers/venv/openhands/venv /openhands/venv
 USER 0:0
 RUN ["/openhands/bin/oh-python", "-I", "/openhands/share/setup_runtime.py"]
 # The app source last: a source-only change rebuilds and pushes this one small layer.
