@@ -42,6 +42,7 @@ _IGNORED_DIRS = {
     ".eggs",
 }
 _IGNORED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
+LOCK_FILES = ("pyproject.toml", "poetry.lock")
 _EPOCH = 1_700_000_000  # fixed mtime for context files: same layers on every machine
 
 
@@ -110,12 +111,14 @@ def prepare(
     wrappers = _read(resource_dir("wrappers"))
     tools = _read(resource_dir("dockerfiles") / "context")
     app = _read(config.deps.app)
+    # The project files describe the dependencies (the venv layer), not the source: they
+    # go to the deps build as lock/, and stay out of the app layer.
+    lock = {k: app.pop(k) for k in LOCK_FILES}
     deps_parts = {
         "deps.Dockerfile": deps_df.encode(),
         "deps.base": config.deps.base.encode(),
         "version": __version__.encode(),
-        "app/pyproject.toml": app["pyproject.toml"].data,
-        "app/poetry.lock": app["poetry.lock"].data,
+        **{f"lock/{k}": v.data for k, v in lock.items()},
         **{f"wrappers/{k}{'*' if v.executable else ''}": v.data for k, v in wrappers.items()},
         **{f"tools/{k}": v.data for k, v in tools.items()},
     }
@@ -134,6 +137,7 @@ def prepare(
         **{f"wrappers/{k}": v for k, v in wrappers.items()},
         **{f"tools/{k}": v for k, v in tools.items()},
         **{f"app/{k}": v for k, v in app.items()},
+        **{f"lock/{k}": v for k, v in lock.items()},
     }
     bake = render_bake(
         version=__version__,

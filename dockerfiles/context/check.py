@@ -14,6 +14,7 @@ Usage: python3 check.py ROOT browser|no-browser BUILDPLATFORM TARGETPLATFORM REP
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -80,6 +81,7 @@ def main(root: Path, browser: bool, emulated: bool, report: Path) -> None:
         sys.exit("check: " + "\ncheck: ".join(failed))
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text("ok\n")
+    os.utime(report, (1_700_000_000, 1_700_000_000))  # the same marker layer every time
 
 
 if __name__ == "__main__":

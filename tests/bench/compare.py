@@ -40,6 +40,8 @@ PLATFORM = "linux/amd64"
 INITIAL = ("debian-bookworm", "debian-trixie", "busybox", "musl", "noshell")
 ADDED = "uid1000"
 LOCK_BUMP = ("idna", "3.10")  # the lock-file change: a locked dependency moves version
+ONE = "debian-bookworm"  # the base of the one-base change scenarios
+TOOLS_CHANGE = ("tmux", "bash", "git", "ripgrep", "nodejs")  # the tool-list change: jq dropped
 
 
 def sh(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -65,6 +67,7 @@ class Bench:
     not_possible: dict[str, str] = field(default_factory=dict)
     images: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[str, ...] | None = None  # deps.tools override (the tool-list change)
 
     def repo(self, kind: str) -> str:
         return f"{REGISTRY}/bench-{self.run}/{kind}"
@@ -88,13 +91,21 @@ class Bench:
         lock.write_text(bump_locked(lock.read_text(), *LOCK_BUMP, wheel))
 
     # -- two-stage -----------------------------------------------------------------------
-    def two_stage_plan(self, names: list[str], bases: dict[str, str] | None = None) -> Plan:
+    def two_stage_plan(
+        self,
+        names: list[str],
+        bases: dict[str, str] | None = None,
+        platform: str = PLATFORM,
+        prefix: str = "two-stage",
+    ) -> Plan:
         bases = bases or self.bases
         head = (REPO / "builder.toml").read_text().split("[[bases]]", 1)[0]
-        head = re.sub(r"(?m)^platforms = .*$", f'platforms = ["{PLATFORM}"]', head, count=1)
+        head = re.sub(r"(?m)^platforms = .*$", f'platforms = ["{platform}"]', head, count=1)
+        if self.tools is not None:
+            head = head.replace("[deps]\n", f"[deps]\ntools = {json.dumps(list(self.tools))}\n", 1)
         for kind, repo in (("runtime", "runtime"), ("deps", "deps"), ("cache", "cache")):
             head = re.sub(
-                rf'(?m)^{kind}\s*=\s*".*"$', f'{kind} = "{self.repo("two-stage-" + repo)}"', head
+                rf'(?m)^{kind}\s*=\s*".*"$', f'{kind} = "{self.repo(f"{prefix}-{repo}")}"', head
             )
         text = head + "".join(
             f"\n[[bases]]\nimage = {json.dumps(bases[n])}\nname = {json.dumps(n)}\n" for n in names
@@ -117,7 +128,7 @@ class Bench:
             Result("two-stage", scenario),
             self.work / "two-stage" / "docker-bake.hcl",
             targets,
-            cache_repo=self.repo("two-stage-cache"),
+            cache_repo=self.repo(f"{kw.get('prefix', 'two-stage')}-cache"),
             log=self.logs / f"two-stage-{slug(scenario)}.log",
         )
         self.results.append(result)
@@ -196,9 +207,9 @@ class Bench:
         return ok
 
     # -- scale ----------------------------------------------------------------------------
-    def base_copies(self, count: int) -> dict[str, str]:
+    def base_copies(self, count: int, prefix: str = "copy") -> dict[str, str]:
         """``count`` distinct bases: debian:bookworm plus a marker file each (pushed)."""
-        ctx = self.work / "copies"
+        ctx = self.work / prefix
         ctx.mkdir(exist_ok=True)
         (ctx / "Dockerfile").write_text(
             "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG N\nCOPY marker-${N} /etc/oh-bench-copy\n"
@@ -206,11 +217,11 @@ class Bench:
         lines = []
         copies = {}
         for i in range(1, count + 1):
-            (ctx / f"marker-{i}").write_text(f"{self.run} copy {i}\n")
-            ref = f"{self.repo('bases')}:copy-{i}"
-            copies[f"copy-{i}"] = ref
+            (ctx / f"marker-{i}").write_text(f"{self.run} {prefix} {i}\n")
+            ref = f"{self.repo('bases')}:{prefix}-{i}"
+            copies[f"{prefix}-{i}"] = ref
             lines += [
-                f'target "copy-{i}" {{',
+                f'target "{prefix}-{i}" {{',
                 f"  context = {hcl.hcl_string(str(ctx))}",
                 f'  platforms = ["{PLATFORM}"]',
                 f"  args = {{ BASE_IMAGE = {hcl.hcl_string(self.bases['debian-bookworm'])}, "
@@ -291,10 +302,138 @@ def classify_uploads(uploaded: list[str], refs: list[str], app_layer: str) -> di
     return kinds
 
 
+def layer_sizes(ref: str, platform: str) -> dict[str, dict[str, int]]:
+    """The deps image's system and venv layers (compressed, uncompressed)."""
+    layers = measure._manifest(ref, platform)["layers"]
+    out = {}
+    for name, layer in (("system", layers[-2]), ("venv", layers[-1])):
+        h = layer["digest"].split(":", 1)[1]
+        out[name] = {"compressed": int(layer["size"]), "uncompressed": measure.uncompressed_size(h)}
+    return out
+
+
+def deps_cold(b: Bench) -> None:
+    """The deps image alone, cold, per platform: pruned builder, own cache repositories.
+    The arm64 one is cross-assembled on this amd64 machine; only its smoke checks run
+    under emulation."""
+    for target in ("linux/amd64", "linux/arm64"):
+        arch = target.split("/")[1]
+        prune()
+        _, plan = b.two_stage(
+            f"deps cold ({arch})", [ONE], only=["deps"], platform=target, prefix=f"cold-{arch}"
+        )
+        b.extra.setdefault("layers", {})[arch] = layer_sizes(plan.deps[0].ref, target)
+
+
+def classify_layers(uploaded: list[str], runtime_ref: str, deps_ref: str) -> dict[str, int]:
+    """Which layer each uploaded blob is (runtime positions, last first: WORKDIR, app,
+    venv, system, setup; the deps image keeps its own copy of the system layer), configs,
+    attestations, other."""
+    rt, deps = measure.layer_digests(runtime_ref), measure.layer_digests(deps_ref)
+    names = {
+        rt[-5]: "setup",
+        rt[-4]: "system",
+        rt[-3]: "venv",
+        rt[-2]: "app",
+        rt[-1]: "workdir",
+        deps[-1]: "venv",
+        deps[-2]: "system (deps image copy)",
+        deps[-3]: "setup kit",
+        deps[-4]: "check marker",
+    }
+    configs, attestations = set(), set()
+    for ref in (runtime_ref, deps_ref):
+        for m in measure.registry.get(ref).get("manifests", []):
+            manifest = measure.registry.get(ref, m["digest"])
+            configs.add(manifest["config"]["digest"].split(":", 1)[1])
+            if m.get("platform", {}).get("os") == "unknown":
+                attestations |= {x["digest"].split(":", 1)[1] for x in manifest["layers"]}
+    kinds: dict[str, int] = {}
+    for h in uploaded:
+        kind = names.get(h) or (
+            "config" if h in configs else "attestation" if h in attestations else "other layer"
+        )
+        kinds[kind] = kinds.get(kind, 0) + measure.blob_size(h)
+    return kinds
+
+
+def change_one_base(b: Bench, scenario: str) -> None:
+    result, plan = b.two_stage(scenario, [ONE])
+    kinds = classify_layers(result.uploaded, plan.runtime[0].ref, plan.deps[0].ref)
+    b.extra.setdefault("uploads", {})[scenario] = kinds
+
+
+def start_to_alive(ref: str, runs: int = 3) -> float:
+    """Median seconds from `docker run` to the server's first 200 on /alive."""
+    import urllib.request
+
+    times = []
+    for i in range(runs):
+        name = f"oh-bench-start-{i}"
+        sh("docker", "rm", "-f", name)
+        t0 = time.monotonic()
+        r = sh("docker", "run", "-d", "--rm", "--name", name, "-p", "127.0.0.1::8000", ref)
+        if r.returncode != 0:
+            raise SystemExit(f"bench: cannot start {ref}: {r.stderr.strip()[-300:]}")
+        port = sh("docker", "port", name, "8000/tcp").stdout.split(":")[-1].strip()
+        while time.monotonic() - t0 < 120:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/alive", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.02)
+        times.append(time.monotonic() - t0)
+        sh("docker", "rm", "-f", name)
+    return sorted(times)[len(times) // 2]
+
+
+NOPYC = (
+    "ARG REF\nFROM ${REF}\nUSER 0:0\n"
+    'RUN ["/openhands/python/bin/python3", "-I", "-c", "import pathlib, shutil; '
+    "[shutil.rmtree(p) for p in list(pathlib.Path('/openhands').rglob('__pycache__'))]\"]\n"
+    "USER 1000:1000\n"
+)
+
+
+def startup(b: Bench, plan: Plan) -> None:
+    """Start to ready per base: with the precompiled bytecode, without it (the same image
+    with every __pycache__ removed; the bundle is read-only to the server, so it compiles
+    on every start), and the conventional (legacy) image."""
+    ctx = b.work / "nopyc"
+    ctx.mkdir(exist_ok=True)
+    (ctx / "Dockerfile").write_text(NOPYC)
+    out: dict[str, dict[str, float]] = {}
+    for r in plan.runtime:
+        sh("docker", "pull", "-q", r.ref)
+        local = f"oh-bench-nopyc:{r.key}"
+        built = sh(
+            "docker",
+            "buildx",
+            "build",
+            "--load",
+            "-q",
+            "--build-arg",
+            f"REF={r.ref}",
+            "-t",
+            local,
+            str(ctx),
+        )
+        row = {"with bytecode": round(start_to_alive(r.ref), 2)}
+        if built.returncode == 0:
+            row["without bytecode"] = round(start_to_alive(local), 2)
+        out[r.key] = row
+    legacy = b.legacy_ref(ONE, "v1")
+    if ONE in out and sh("docker", "pull", "-q", legacy).returncode == 0:
+        out[ONE]["conventional (legacy image)"] = round(start_to_alive(legacy), 2)
+    b.extra["start_to_alive"] = out
+
+
 def scenarios(b: Bench) -> None:
     names = list(INITIAL)
     every = [*INITIAL, ADDED]
     possible = b.probe_legacy(every)
+
+    deps_cold(b)
 
     # Legacy.
     b.reset_app()
@@ -309,7 +448,7 @@ def scenarios(b: Bench) -> None:
     b.change_source()
     b.legacy("app source change", legacy_all, "v2")
     b.change_lock()
-    b.legacy("lock-file change", legacy_all, "v3")
+    b.legacy("lock-file change (one base)", [ONE], "v3")
 
     # Two-stage.
     b.reset_app()
@@ -319,10 +458,11 @@ def scenarios(b: Bench) -> None:
     _, plan = b.two_stage("one more base", every, only=[f"runtime-{ADDED}"])
     deps_ref = plan.deps[0].ref
     b.images["two-stage"] = {r.key: measure.image_size(r.ref) for r in plan.runtime} | {
-        "deps (/openhands)": measure.image_size(deps_ref)
+        "deps (system + venv layers)": measure.image_size(deps_ref)
     }
-    openhands = measure.image_size(deps_ref)["largest_layer_compressed"]
-    b.extra["openhands_layer_compressed"] = openhands
+    bundle = layer_sizes(deps_ref, PLATFORM)
+    b.extra["openhands_layer_compressed"] = sum(x["compressed"] for x in bundle.values())
+    startup(b, plan)
     before = measure.layer_digests(plan.runtime[0].ref)
     b.change_source()
     app, plan = b.two_stage("app source change", every)
@@ -334,7 +474,27 @@ def scenarios(b: Bench) -> None:
     b.extra["app_change_uploads"] = classify_uploads(app.uploaded, refs, app_layer)
     b.extra["app_layer_compressed"] = measure.blob_size(app_layer)
     b.change_lock()
-    b.two_stage("lock-file change", every)
+    change_one_base(b, "lock-file change (one base)")
+    b.tools = TOOLS_CHANGE
+    change_one_base(b, "tool-list change (one base)")
+    b.tools = None
+
+
+def many(b: Bench, count: int) -> None:
+    """The SWE-bench case: once deps exists, ``count`` runtime images for distinct small
+    bases in one bake (no prune: the deps image and its cache are there)."""
+    if count <= 0:
+        return
+    copies = b.base_copies(count, prefix="many")
+    result, _ = b.two_stage(f"many: {count} new bases in one bake", list(copies), bases=copies)
+    b.extra["many"] = {
+        "bases": count,
+        "seconds": round(result.seconds, 1),
+        "seconds_per_base": round(result.seconds / count, 2),
+        "unpack_seconds_per_base": round(result.unpack_seconds / count, 2),
+        "growth_per_base": round(result.registry_growth_bytes / count),
+    }
+    prune()  # every runtime image was also unpacked into the local store: free the disk
 
 
 def scale(b: Bench, sizes: list[int], legacy_sizes: list[int]) -> None:
@@ -403,6 +563,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "docs")
     ap.add_argument("--scale", default="1,2,4,8")
     ap.add_argument("--legacy-scale", default="1,2,4")
+    ap.add_argument(
+        "--many",
+        type=int,
+        default=20,
+        help="runtime images for this many new bases in one bake (each is also unpacked "
+        "into the local store by the docker driver: ~0.9 GB of disk apiece)",
+    )
     ap.add_argument("--logs", type=Path, default=Path("/var/log/oh-builder/bench"))
     ap.add_argument("--keep", action="store_true", help="keep the run's registry repositories")
     args = ap.parse_args(argv)
@@ -428,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         scenarios(b)
         scale(b, sizes, legacy_sizes)
+        many(b, args.many)
         results["planning"] = plan_scale.main(2294, buildx=True)
         results |= {
             "results": [r.as_json() for r in b.results],

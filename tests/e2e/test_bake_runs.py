@@ -124,7 +124,8 @@ def assert_all_cached(log: str) -> None:
 
     steps = dict(
         re.findall(
-            r"^#(\d+) \[[^\]]*(?:system|poetry|bundle|finish|deps)[^\]]*\] "
+            r"^#(\d+) \[[^\]]*(?:host|requirements|python-debs|system|wheels|venv|check|deps)"
+            r"[^\]]*\] "
             r"(RUN|COPY)",
             log,
             re.M,
@@ -262,7 +263,7 @@ def test_ctrl_c_pushes_no_tag(baked: dict[str, object], tmp_path: Path, app_dir:
         deadline = time.monotonic() + 600
         for line in proc.stdout:
             f.write(line)
-            if "system 2/2] RUN apt-get" in line or time.monotonic() > deadline:
+            if "host 2/3] RUN apt-get" in line or time.monotonic() > deadline:
                 break
         time.sleep(3)
         with timed("Ctrl-C during a --no-cache bake: exit after SIGINT"):
@@ -287,55 +288,3 @@ def test_existing_means_every_platform(baked: dict[str, object]) -> None:
     assert engine.image_exists(deps, ("linux/amd64",))
     assert not engine.image_exists(deps, ("linux/amd64", "linux/riscv64"))
     assert not engine.image_exists(deps + "-nope", ("linux/amd64",))
-
-
-def test_app_source_change_pushes_only_the_app_layer(
-    baked: dict[str, object], tmp_path: Path
-) -> None:
-    """A source-only change rebuilds no dependency layer and uploads one layer (the app)
-    plus the new image's config and attestation; everything else is already there."""
-    import shutil
-
-    from tests.bench import measure
-
-    shutil.copytree(
-        REPO / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    server = tmp_path / "app" / "action_server" / "server.py"
-    server.write_text(server.read_text() + f"\n# e2e: source change {uuid.uuid4().hex}\n")
-    head = (REPO / "builder.toml").read_text().split("[[bases]]", 1)[0]
-    cfg = tmp_path / "builder.toml"
-    cfg.write_text(
-        head.replace('platforms = ["linux/amd64", "linux/arm64"]', 'platforms = ["linux/amd64"]', 1)
-        + '[[bases]]\nimage = "debian:bookworm"\n'
-    )
-    new_ref = json.loads(sh(OH, "tags", "--json", "-c", str(cfg)).stdout)["runtime"][
-        "debian:bookworm"
-    ]
-    old_ref = str(dict(baked["runtime"])["debian:bookworm"])  # type: ignore[call-overload]
-    assert new_ref != old_ref
-    offset = measure.log_offset()
-    with timed("app-source-only change: one runtime image (amd64), pushed"):
-        sh(
-            OH, "bake", "--push", "--progress", "plain", "-c", str(cfg),
-            "--output", str(tmp_path / "build"), log=LOGS / "bake-app-change.log",
-        )  # fmt: skip
-    time.sleep(0.5)
-    assert_all_cached((LOGS / "bake-app-change.log").read_text())
-    _, _, _, _, uploaded = measure.pushes_since(offset, "127.0.0.1:5000/openhands/runtime-cache")
-    # A layer may differ from the baked image's without being uploaded (an equivalent
-    # cached result already in the registry); what matters is what was sent.
-    new_layers = measure.layer_digests(new_ref)
-    sent_layers = [h for h in new_layers if h in uploaded]
-    assert len(sent_layers) == 1, f"{len(sent_layers)} layers uploaded"
-    assert measure.blob_size(sent_layers[0]) < 1_000_000, "the uploaded layer is not the app"
-    assert sent_layers[0] not in measure.layer_digests(old_ref)
-    index = registry.get(new_ref)
-    metadata_blobs = set()
-    for m in index["manifests"]:
-        manifest = registry.get(new_ref, m["digest"])
-        metadata_blobs.add(manifest["config"]["digest"].split(":", 1)[1])
-        if m.get("platform", {}).get("os") == "unknown":  # the attestation
-            metadata_blobs |= {x["digest"].split(":", 1)[1] for x in manifest["layers"]}
-    others = set(uploaded) - set(sent_layers) - metadata_blobs
-    assert not others, f"uploaded more than the app layer: {sorted(others)}"

@@ -110,13 +110,18 @@ def record(img: Image, platform: str, report: dict[str, object]) -> None:
             json.dump({"base": img.base, "platform": platform, **report}, f, indent=2)
 
 
-def test_openhands_layer_shared(baked: dict[str, object]) -> None:
-    """COPY --link of /openhands gives the same layer digest on every base of a platform."""
-    biggest: dict[str, set[str]] = {}
+def test_bundle_layers_shared(baked: dict[str, object]) -> None:
+    """The system and the venv layer are each one blob on every base of a platform, and
+    the venv layer is the deps image's own (the runtime image reuses that blob)."""
+    seen: dict[tuple[str, str], set[str]] = {}
     for img in IMAGES:
         for platform, manifest in registry.platform_manifests(ref_of(baked, img)).items():
-            layer = max(manifest["layers"], key=lambda layer: layer["size"])
-            biggest.setdefault(platform, set()).add(layer["digest"])
-    assert set(biggest) == set(ALL)
-    for platform, digests in biggest.items():
-        assert len(digests) == 1, (platform, digests)
+            layers = [layer["digest"] for layer in manifest["layers"]]
+            # last first: WORKDIR, app, venv, system, setup (per base)
+            seen.setdefault((platform, "system"), set()).add(layers[-4])
+            seen.setdefault((platform, "venv"), set()).add(layers[-3])
+    assert {p for p, _ in seen} == set(ALL)
+    for key, digests in seen.items():
+        assert len(digests) == 1, (key, digests)
+    for platform, manifest in registry.platform_manifests(str(baked["deps"])).items():
+        assert manifest["layers"][-1]["digest"] in seen[(platform, "venv")], platform

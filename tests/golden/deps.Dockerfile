@@ -24,7 +24,7 @@ RUN --mount=type=secret,id=cacert,target=/run/secrets/cacert \
 
 # The locked requirements (with hashes): the same for every platform.
 FROM host AS requirements
-COPY app/pyproject.toml app/poetry.lock /src/app/
+COPY lock/pyproject.toml lock/poetry.lock /src/app/
 RUN /opt/oh-build/bin/poetry -C /src/app check --lock \
  && /opt/oh-build/bin/poetry -C /src/app export -f requirements.txt \
       --only main -o /src/requirements.txt
@@ -44,7 +44,12 @@ FROM host AS system
 ARG TARGETARCH
 COPY wrappers/ /openhands/
 RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
-    --mount=type=bind,source=tools,target=/opt/oh-tools \
+    --mount=type=bind,source=tools/debs.py,target=/opt/oh-tools/debs.py \
+    --mount=type=bind,source=tools/collect.py,target=/opt/oh-tools/collect.py \
+    --mount=type=bind,source=tools/elfinfo.py,target=/opt/oh-tools/elfinfo.py \
+    --mount=type=bind,source=tools/relocate.py,target=/opt/oh-tools/relocate.py \
+    --mount=type=bind,source=tools/wheels.py,target=/opt/oh-tools/wheels.py \
+    --mount=type=bind,source=tools/finish.py,target=/opt/oh-tools/finish.py \
     OH_DEBS_CACHE=/var/cache/oh-debs \
     python3 /opt/oh-tools/debs.py "$TARGETARCH" /tmp/stage \
       bash \
@@ -81,7 +86,9 @@ RUN --mount=type=secret,id=cacert,target=/run/secrets/cacert \
 FROM host AS venv
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     --mount=type=bind,from=python-debs,source=/stage,target=/stage \
-    --mount=type=bind,source=tools,target=/opt/oh-tools \
+    --mount=type=bind,source=tools/wheels.py,target=/opt/oh-tools/wheels.py \
+    --mount=type=bind,source=tools/elfinfo.py,target=/opt/oh-tools/elfinfo.py \
+    --mount=type=bind,source=tools/relocate.py,target=/opt/oh-tools/relocate.py \
     /opt/oh-build/bin/python /opt/oh-tools/wheels.py install /openhands/venv /stage /wheels \
       action_server browser \
  && python3 /opt/oh-tools/relocate.py venv /openhands/venv /stage /openhands/lib
@@ -93,11 +100,18 @@ ARG BUILDPLATFORM
 ARG TARGETPLATFORM
 RUN --mount=type=bind,from=system,source=/openhands,target=/openhands \
     --mount=type=bind,from=venv,source=/openhands/venv,target=/openhands/venv \
-    --mount=type=bind,source=tools,target=/opt/oh-tools \
+    --mount=type=bind,source=tools/check.py,target=/opt/oh-tools/check.py \
+    --mount=type=bind,source=tools/elfinfo.py,target=/opt/oh-tools/elfinfo.py \
+    --mount=type=bind,source=tools/relocate.py,target=/opt/oh-tools/relocate.py \
     python3 /opt/oh-tools/check.py /openhands browser \
       "$BUILDPLATFORM" "$TARGETPLATFORM" /check/ok
 
+# The venv layer sits at its runtime path, so the runtime image's copy of it is the same
+# blob (a lock change uploads it once); the system layer is kept apart so that the
+# runtime image can copy it without the venv; /oh-layers/setup is the kit the runtime
+# image's setup step mounts (static busybox + setup.sh).
 FROM scratch AS deps
 COPY --link --from=check /check/ok /oh-layers/checked
+COPY --link --from=system /openhands/usr/bin/busybox /openhands/share/setup.sh /oh-layers/setup/
 COPY --link --from=system /openhands /oh-layers/system/openhands
-COPY --link --from=venv /openhands/venv /oh-layers/venv/openhands/venv
+COPY --link --from=venv /openhands/venv /openhands/venv

@@ -3,12 +3,16 @@
 # shell of the base is used: setup runs with the bundle's own Python.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
-# The system and venv layers: each identical on every base (same digest, stored and
-# pushed once per platform); a lock change replaces only the venv layer.
-COPY --link --chown=0:0 --from=deps /oh-layers/system/openhands /openhands
-COPY --link --chown=0:0 --from=deps /oh-layers/venv/openhands/venv /openhands/venv
 USER 0:0
-RUN ["/openhands/bin/oh-python", "-I", "/openhands/share/setup_runtime.py"]
+# Per-base setup (user, /workspace) first, by the bundle's static busybox mounted from the
+# deps image: no shell, libc or package manager of the base is used, and the step depends
+# only on the base and that small kit, so a change of the bundle never runs it again.
+RUN --mount=type=bind,from=deps,source=/oh-layers/setup,target=/oh-setup \
+    ["/oh-setup/busybox", "sh", "/oh-setup/setup.sh"]
+# The system and venv layers: each identical on every base (same digest, stored and
+# pushed once per platform); a lock change replaces the venv layer alone.
+COPY --link --from=deps /oh-layers/system/openhands /openhands
+COPY --link --from=deps /openhands/venv /openhands/venv
 # The app source last: a source-only change rebuilds and pushes this one small layer.
 COPY --link --chown=0:0 app/ /openhands/app/
 ENV PATH=/openhands/bin:${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}:/openhands/fallback/bin

@@ -24,7 +24,7 @@ def test_plan_writes_build_dir(write_config: Callable[[str], Path], tmp_path: Pa
         "docker-bake.hcl",
         "deps.Dockerfile",
         "runtime.Dockerfile",
-        "app/poetry.lock",
+        "lock/poetry.lock",
         "wrappers/bin/oh-python",
         "tools/relocate.py",
     ):

@@ -1,0 +1,50 @@
+# Per-base setup of a runtime image: the `openhands` user (uid/gid 1000), /workspace and
+# /tmp. Run by the bundle's static busybox, mounted from the deps image at /oh-setup, so
+# no shell, libc or package manager of the base is used; the step depends only on the
+# base and on this kit, so a change of the bundle never runs it again.
+#
+# If uid 1000 already belongs to another user (`ubuntu`, `pn`), `openhands` is added as a
+# second name for uid 1000 sharing that user's primary group; if gid 1000 is taken,
+# `openhands` joins that group. Files are owned by uid 1000 either way.
+set -eu
+BB=/oh-setup/busybox
+for applet in awk cat chmod chown grep mkdir rm tail; do
+  eval "$applet() { \"\$BB\" $applet \"\$@\"; }"
+done
+NAME=openhands
+ID=1000
+HOME_DIR=/workspace
+
+# Append a line to a file, after a newline if the file does not end with one.
+append() {
+  if [ -s "$1" ] && [ -n "$(tail -c 1 "$1")" ]; then
+    echo >>"$1"
+  fi
+  echo "$2" >>"$1"
+}
+
+has() { [ -e "$2" ] && grep -q "^$1:" "$2"; }
+
+mkdir -p /etc
+shell=/openhands/fallback/bin/bash
+[ -e /bin/bash ] && shell=/bin/bash
+has root /etc/passwd || append /etc/passwd "root:x:0:0:root:/root:$shell"
+has root /etc/group || append /etc/group "root:x:0:"
+owner=$(awk -F: -v id="$ID" '$3 == id { print $1; exit }' /etc/group)
+if [ -z "$owner" ]; then
+  has "$NAME" /etc/group || append /etc/group "$NAME:x:$ID:"
+elif [ "$owner" != "$NAME" ]; then
+  awk -F: -v OFS=: -v id="$ID" -v n="$NAME" \
+    '$3 == id { $4 = ($4 == "" ? n : $4 "," n) } { print }' /etc/group >/etc/group.oh-new
+  cat /etc/group.oh-new >/etc/group
+  rm /etc/group.oh-new
+fi
+has "$NAME" /etc/passwd || append /etc/passwd "$NAME:x:$ID:$ID:OpenHands agent:$HOME_DIR:$shell"
+if [ -e /etc/shadow ] && ! has "$NAME" /etc/shadow; then
+  append /etc/shadow "$NAME:!:19000:0:99999:7:::"
+fi
+mkdir -p "$HOME_DIR" /tmp
+chown "$ID:$ID" "$HOME_DIR"
+chmod 755 "$HOME_DIR"
+chown 0:0 /tmp
+chmod 1777 /tmp
