@@ -316,6 +316,7 @@ def deps_cold(b: Bench) -> None:
     """The deps image alone, cold, per platform: pruned builder, own cache repositories.
     The arm64 one is cross-assembled on this amd64 machine; only its smoke checks run
     under emulation."""
+    b.reset_app()
     for target in ("linux/amd64", "linux/arm64"):
         arch = target.split("/")[1]
         prune()
@@ -593,9 +594,18 @@ def main(argv: list[str] | None = None) -> int:
             "added": ADDED,
             "lock_change": f"{LOCK_BUMP[0]} moved to {LOCK_BUMP[1]} in poetry.lock",
         }
-        scenarios(b)
-        scale(b, sizes, legacy_sizes)
-        many(b, args.many)
+        notes: list[str] = []
+        for phase, run in (
+            ("scenarios", lambda: scenarios(b)),
+            ("scale", lambda: scale(b, sizes, legacy_sizes)),
+            ("many", lambda: many(b, args.many)),
+        ):
+            try:  # a failed phase is reported; the figures of the others still count
+                run()
+            except (Exception, SystemExit) as exc:
+                notes.append(f"the {phase} phase failed: {exc}")
+                print(f"bench: {notes[-1]}", file=sys.stderr)
+        results["notes"] = notes
         results["planning"] = plan_scale.main(2294, buildx=True)
         results |= {
             "results": [r.as_json() for r in b.results],
