@@ -242,7 +242,7 @@ def ratio_lines(results: dict[str, Any]) -> list[str]:
     if "many_bases" in r:
         x = r["many_bases"]
         v = x["value"]
-        e = x["extrapolated_seconds"]
+        e = {int(k): v for k, v in x["extrapolated_seconds"].items()}
         lines.append(
             f"- **Many bases** (the SWE-bench case): {v['bases']} runtime images in one bake "
             f"took {v['seconds']:.0f} s, **{v['seconds_per_base']} s per base** (of which "
