@@ -94,6 +94,7 @@ def dockerfile_context(config: Config) -> dict[str, object]:
         "tools": list(d.tools),
         "entrypoint": d.entrypoint,
         "poetry_groups": list(d.poetry_groups),
+        "epoch": _EPOCH,
     }
 
 

@@ -40,6 +40,8 @@ RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
     python3 /opt/oh-tools/debs.py "$TARGETARCH" /stage python3 libc6 libstdc++6 libgcc-s1 libatomic1
 
 # The system layer. The unpacked packages stay out of every layer (and of the cache).
+# Every file gets one fixed mtime (as the venv's do): a rebuild gives the same bytes, so
+# equivalent cached results never carry different layer digests.
 FROM host AS system
 ARG TARGETARCH
 COPY wrappers/ /openhands/
@@ -72,7 +74,8 @@ RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
  && python3 /opt/oh-tools/collect.py /openhands /tmp/stage tmux bash git ripgrep jq nodejs chromium \
  && python3 /opt/oh-tools/relocate.py system /openhands /tmp/stage $(cat /openhands/.dlopen) \
  && rm -rf /openhands/.dlopen /tmp/stage && mkdir /openhands/venv \
- && /opt/oh-build/bin/python /opt/oh-tools/finish.py /openhands browser
+ && /opt/oh-build/bin/python /opt/oh-tools/finish.py /openhands browser \
+ && find /openhands -exec touch -h -d @1700000000 {} +
 
 # The venv layer: its inputs are the lock and the target's Python packages only.
 FROM host AS wheels
@@ -91,7 +94,8 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     --mount=type=bind,source=tools/relocate.py,target=/opt/oh-tools/relocate.py \
     /opt/oh-build/bin/python /opt/oh-tools/wheels.py install /openhands/venv /stage /wheels \
       action_server browser \
- && python3 /opt/oh-tools/relocate.py venv /openhands/venv /stage /openhands/lib
+ && python3 /opt/oh-tools/relocate.py venv /openhands/venv /stage /openhands/lib \
+ && find /openhands/venv -exec touch -h -d @1700000000 {} +
 
 # Smoke checks: the target's programs run here, bounded in time, on the two layers
 # mounted read-only (as in a runtime image), so nothing is copied or stored again.
