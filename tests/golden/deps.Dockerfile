@@ -115,7 +115,7 @@ RUN --mount=type=bind,from=system,source=/openhands,target=/openhands \
 # runtime image can copy it without the venv; /oh-layers/setup is the kit the runtime
 # image's setup step mounts (static busybox + setup.sh).
 FROM scratch AS deps
-COPY --link --from=check /check/ok /oh-layers/checked
-COPY --link --from=system /openhands/usr/bin/busybox /openhands/share/setup.sh /oh-layers/setup/
-COPY --link --from=system /openhands /oh-layers/system/openhands
-COPY --link --from=venv /openhands/venv /openhands/venv
+COPY --from=check /check/ok /oh-layers/checked
+COPY --from=system /openhands/usr/bin/busybox /openhands/share/setup.sh /oh-layers/setup/
+COPY --from=system /openhands /oh-layers/system/openhands
+COPY --from=venv /openhands/venv /openhands/venv
