@@ -277,18 +277,23 @@ def bump_locked(lock: str, package: str, version: str, wheel: Path) -> str:
     return new
 
 
-def classify_uploads(uploaded: list[str], refs: list[str], app_layer: str) -> dict[str, int]:
-    """What the image blobs uploaded by a scenario were: the app layer, other layers,
-    image configs, attestations."""
+def image_metadata(refs: list[str]) -> tuple[set[str], set[str]]:
+    """(config blobs, attestation blobs) of the image indexes ``refs``."""
     configs: set[str] = set()
     attestations: set[str] = set()
     for ref in refs:
-        index = measure.registry.get(ref)
-        for m in index.get("manifests", []):
+        for m in measure.registry.get(ref).get("manifests", []):
             manifest = measure.registry.get(ref, m["digest"])
             configs.add(manifest["config"]["digest"].split(":", 1)[1])
             if m.get("platform", {}).get("os") == "unknown":
                 attestations |= {x["digest"].split(":", 1)[1] for x in manifest["layers"]}
+    return configs, attestations
+
+
+def classify_uploads(uploaded: list[str], refs: list[str], app_layer: str) -> dict[str, int]:
+    """What the image blobs uploaded by a scenario were: the app layer, other layers,
+    image configs, attestations."""
+    configs, attestations = image_metadata(refs)
     kinds = {"app layer": 0, "other layers": 0, "configs": 0, "attestations": 0}
     for h in uploaded:
         if h == app_layer:
@@ -342,13 +347,7 @@ def classify_layers(uploaded: list[str], runtime_ref: str, deps_ref: str) -> dic
         deps[-3]: "setup kit",
         deps[-4]: "check marker",
     }
-    configs, attestations = set(), set()
-    for ref in (runtime_ref, deps_ref):
-        for m in measure.registry.get(ref).get("manifests", []):
-            manifest = measure.registry.get(ref, m["digest"])
-            configs.add(manifest["config"]["digest"].split(":", 1)[1])
-            if m.get("platform", {}).get("os") == "unknown":
-                attestations |= {x["digest"].split(":", 1)[1] for x in manifest["layers"]}
+    configs, attestations = image_metadata([runtime_ref, deps_ref])
     kinds: dict[str, int] = {}
     for h in uploaded:
         kind = names.get(h) or (

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import registry
 from tests.e2e.conftest import BIN, LOGS, REPO, sh
 from tests.e2e.timings import timed
 
@@ -55,14 +54,10 @@ def assert_deps_cached(log: str, stages: tuple[str, ...]) -> None:
 
 def metadata_blobs(ref: str) -> set[str]:
     """Config and attestation blobs of an image index."""
-    out = set()
-    index = registry.get(ref)
-    for m in index["manifests"]:
-        manifest = registry.get(ref, m["digest"])
-        out.add(manifest["config"]["digest"].split(":", 1)[1])
-        if m.get("platform", {}).get("os") == "unknown":  # the attestation
-            out |= {x["digest"].split(":", 1)[1] for x in manifest["layers"]}
-    return out
+    from tests.bench.compare import image_metadata
+
+    configs, attestations = image_metadata([ref])
+    return configs | attestations
 
 
 STALE_VENV = pytest.mark.xfail(
