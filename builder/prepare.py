@@ -3,6 +3,7 @@ the build directory atomically."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -43,7 +44,7 @@ _IGNORED_DIRS = {
 }
 _IGNORED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 LOCK_FILES = ("pyproject.toml", "poetry.lock")
-_EPOCH = 1_700_000_000  # fixed mtime for context files: same layers on every machine
+_EPOCH = 1_700_000_000  # the fixed mtime of every file in the bundle's layers
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +57,19 @@ class ContextFile:
 class Prepared:
     plan: Plan
     files: dict[str, ContextFile]  # relative path in the build directory -> content
+
+
+def content_mtime(data: bytes) -> int:
+    """The mtime a context file gets: a function of its content alone.
+
+    COPY keeps mtimes, so they must not depend on the machine or the checkout time (else
+    the app layer differs per machine). One fixed mtime for every file is wrong, though:
+    BuildKit's incremental context transfer takes a file of the same size and mtime as
+    the copy it already has to be unchanged, so an edit that keeps the size (a version
+    bump in poetry.lock) reached the build as the old file. Derived from the content,
+    an edited file gets another mtime, and the same file the same one everywhere.
+    """
+    return _EPOCH - int.from_bytes(hashlib.sha256(data).digest()[:4], "big") % (1 << 28)
 
 
 def _walk(root: Path) -> list[tuple[str, Path]]:
@@ -80,21 +94,68 @@ def _read(root: Path) -> dict[str, ContextFile]:
     }
 
 
-def dockerfile_context(config: Config) -> dict[str, object]:
+def system_packages(config: Config) -> list[str]:
     d = config.deps
     packages = [*SYSTEM_PACKAGES, *(p for t in d.tools for p in TOOL_PACKAGES[t])]
     if d.browser:
         packages += BROWSER_PACKAGES
+    return sorted(set(packages))
+
+
+def dockerfile_context(config: Config) -> dict[str, object]:
+    d = config.deps
     return {
-        "system_packages": sorted(set(packages)),
+        "system_packages": system_packages(config),
         "python_packages": list(PYTHON_PACKAGES),
         "version": __version__,
         "deps_base": d.base,
         "browser": d.browser,
         "tools": list(d.tools),
+        "server": d.server,
         "entrypoint": d.entrypoint,
         "poetry_groups": list(d.poetry_groups),
         "epoch": _EPOCH,
+    }
+
+
+# The tools each layer's build runs (a marker key covers exactly these).
+_VENV_TOOLS = ("debs.py", "wheels.py", "elfinfo.py", "relocate.py")
+
+
+def layer_keys(
+    config: Config,
+    lock: dict[str, ContextFile],
+    wrappers: dict[str, ContextFile],
+    tools: dict[str, ContextFile],
+) -> dict[str, str]:
+    """A key per bundle layer: a hash of that layer's inputs and nothing else, so a lock
+    change keys the venv layer alone and a tool-list change the system layer alone."""
+    d = config.deps
+    common = {
+        "template": (resource_dir("dockerfiles") / "deps.Dockerfile.j2").read_bytes(),
+        "version": __version__.encode(),
+        "deps.base": d.base.encode(),
+        "python": " ".join(PYTHON_PACKAGES).encode(),
+        "epoch": str(_EPOCH).encode(),
+    }
+    venv = {
+        **common,
+        **{f"lock/{k}": v.data for k, v in lock.items()},
+        **{f"tools/{k}": tools[k].data for k in _VENV_TOOLS if k in tools},
+        "options": f"{d.entrypoint} {d.browser} {d.poetry_groups}".encode(),
+    }
+    system = {
+        **common,
+        **{f"wrappers/{k}{'*' if v.executable else ''}": v.data for k, v in wrappers.items()},
+        **{f"tools/{k}": v.data for k, v in tools.items()},
+        "packages": " ".join(system_packages(config)).encode(),
+        "options": f"{d.tools} {d.browser}".encode(),
+    }
+    setup = {**common, "setup.sh": wrappers["share/setup.sh"].data}
+    return {
+        "venv_key": content_hash(venv),
+        "system_key": content_hash(system),
+        "setup_key": content_hash(setup),
     }
 
 
@@ -106,15 +167,21 @@ def prepare(
     cache_branch: str = "main",
     cache_export: bool = True,
 ) -> Prepared:
-    ctx = dockerfile_context(config)
-    deps_df = render_dockerfile("deps", **ctx)
-    runtime_df = render_dockerfile("runtime", **ctx)
-    wrappers = _read(resource_dir("wrappers"))
-    tools = _read(resource_dir("dockerfiles") / "context")
     app = _read(config.deps.app)
     # The project files describe the dependencies (the venv layer), not the source: they
-    # go to the deps build as lock/, and stay out of the app layer.
+    # go to the deps build as lock/, and stay out of the app layer (a profile whose server
+    # comes from its locked packages alone has no app layer).
     lock = {k: app.pop(k) for k in LOCK_FILES}
+    wrappers = _read(resource_dir("wrappers"))
+    tools = _read(resource_dir("dockerfiles") / "context")
+    ctx = {**dockerfile_context(config), **layer_keys(config, lock, wrappers, tools)}
+    # The deps check imports the entrypoint unless it is the app's own source (the app
+    # layer is not in the deps image).
+    top = config.deps.entrypoint.split(".")[0]
+    in_app = any(k.split("/")[0] in (top, f"{top}.py") for k in app)
+    ctx["entrypoint_check"] = "-" if in_app else config.deps.entrypoint
+    deps_df = render_dockerfile("deps", **ctx)
+    runtime_df = render_dockerfile("runtime", **ctx, app_source=bool(app))
     deps_parts = {
         "deps.Dockerfile": deps_df.encode(),
         "deps.base": config.deps.base.encode(),
@@ -166,7 +233,11 @@ def write_build_dir(out: Path, files: dict[str, ContextFile]) -> None:
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(f.data)
             os.chmod(p, 0o755 if f.executable else 0o644)
-            os.utime(p, (_EPOCH, _EPOCH))
+            mtime = content_mtime(f.data)
+            os.utime(p, (mtime, mtime))
+        # Directories too get one fixed mtime (COPY keeps theirs as well).
+        for d in sorted({p for p in tmp.rglob("*") if p.is_dir()} | {tmp}, reverse=True):
+            os.utime(d, (_EPOCH, _EPOCH))
         if out.exists() and not out.is_dir():
             raise OutputError(f"{out}: exists and is not a directory; remove it or pick --output")
         old = None

@@ -60,14 +60,6 @@ def metadata_blobs(ref: str) -> set[str]:
     return configs | attestations
 
 
-STALE_VENV = pytest.mark.xfail(
-    reason="known bug, open: after a lock change the deps image has the new venv, but the "
-    "runtime image's `COPY --link --from=deps /openhands/venv` step is served a stale "
-    "cached venv (seen on Docker 26.1 / BuildKit 0.13 after a builder prune; cause not "
-    "found yet)",
-    strict=False,
-)
-
 CASES = {
     # name: (change, runtime layers that may be sent, deps stages that must stay cached)
     "app-source": (change_app, (APP,), ("system", "venv", "wheels", "check")),
@@ -76,20 +68,7 @@ CASES = {
 }
 
 
-# Not yet reliable (open, see docs/design.md): in a full `make test` after other bakes,
-# the app-source case saw the setup and venv layers differ from the baked image and the
-# tool-list case saw venv steps re-run; alone they pass. Reported, not blocking.
-CACHE_STATE = pytest.mark.xfail(
-    reason="open: which equivalent cache records BuildKit 0.13 picks varies with the bakes "
-    "before it (app-source: setup/venv layers differed; tool-list: venv steps re-ran)",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, marks=STALE_VENV if c == "lock-file" else CACHE_STATE) for c in CASES],
-)
+@pytest.mark.parametrize("case", list(CASES))
 def test_a_change_uploads_only_its_layer(
     baked: dict[str, object], tmp_path: Path, case: str
 ) -> None:
@@ -110,14 +89,17 @@ def test_a_change_uploads_only_its_layer(
     new_ref, deps_ref = tags["runtime"]["debian:bookworm"], tags["deps"]
     old_ref = str(dict(baked["runtime"])["debian:bookworm"])  # type: ignore[call-overload]
     assert new_ref != old_ref
-    # A lock or tool change gives a new deps tag that an earlier run may have pushed
-    # already (the layers are reproducible): --force rebuilds it from the cache. The
-    # baked deps tag (multi-platform) is never forced from this amd64-only config.
+    # --no-cache-export: these one-off changes must not replace the registry cache of the
+    # default config's targets (one cache tag per target and branch), which the next
+    # case imports. A lock or tool change gives a new deps tag that an earlier run may
+    # have pushed already: --force rebuilds it from the cache. The baked deps tag
+    # (multi-platform) is never forced from this amd64-only config.
     force = ["--force"] if deps_ref != baked["deps"] else []
     offset = measure.log_offset()
     with timed(f"{case} change: deps + one runtime image (amd64), pushed") as fig:
         sh(
-            OH, "bake", "--push", *force, "--progress", "plain", "-c", str(cfg),
+            OH, "bake", "--push", *force, "--no-cache-export", "--progress", "plain",
+            "-c", str(cfg),
             "--output", str(tmp_path / "build"), log=LOGS / f"bake-{case}.log",
         )  # fmt: skip
         time.sleep(0.5)
@@ -126,9 +108,29 @@ def test_a_change_uploads_only_its_layer(
     assert_deps_cached((LOGS / f"bake-{case}.log").read_text(), cached_stages)
     layers, old = measure.layer_digests(new_ref), measure.layer_digests(old_ref)
     assert len(layers) == len(old)
-    # The changed layer differs from the baked image's; every other layer is the same blob.
+    # The changed layer differs from the baked image's (a stale cached layer would not).
+    # Another layer may carry another digest than the baked image's only as an equivalent
+    # cached result that the registry already holds (a COPY --link run again after a cache
+    # prune writes new directory mtimes on this engine: docs/design.md); the upload check
+    # below fails if such a layer had to be sent.
     changed = [i - len(layers) for i, (a, b) in enumerate(zip(layers, old, strict=True)) if a != b]
-    assert changed == list(sendable), f"layers changed at {changed}, expected {sendable}"
+    assert set(sendable) <= set(changed), f"layers changed at {changed}, expected {sendable}"
+    if case == "lock-file":
+        from tests.bench.compare import LOCK_BUMP
+
+        got = sh(
+            "docker",
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--entrypoint",
+            "/openhands/bin/oh-python",
+            new_ref,
+            "-c",
+            f"import importlib.metadata as m; print(m.version({LOCK_BUMP[0]!r}))",
+        ).stdout
+        assert got.strip() == LOCK_BUMP[1], f"the runtime venv has {got!r}, the lock {LOCK_BUMP}"
     # Uploaded: at most that layer (nothing when an identical build already sent it: the
     # layers are reproducible), the deps image's own copy of it, manifests and configs.
     sent = [h for h in layers if h in uploaded]

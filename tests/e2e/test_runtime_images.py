@@ -110,11 +110,6 @@ def record(img: Image, platform: str, report: dict[str, object]) -> None:
             json.dump({"base": img.base, "platform": platform, **report}, f, indent=2)
 
 
-@pytest.mark.xfail(
-    reason="open: after several bakes BuildKit 0.13 may serve equivalent cached venv/system "
-    "layers with different digests to different bases (seen in the last make test)",
-    strict=False,
-)
 def test_bundle_layers_shared(baked: dict[str, object]) -> None:
     """The system and the venv layer are each one blob on every base of a platform."""
     seen: dict[tuple[str, str], set[str]] = {}

@@ -33,6 +33,23 @@ def test_plan_writes_build_dir(write_config: Callable[[str], Path], tmp_path: Pa
     assert not list(tmp_path.glob(".out.*")), "temporary directories left behind"
 
 
+def test_build_dir_mtimes_follow_content(tmp_path: Path) -> None:
+    """BuildKit's context transfer skips a file whose size and mtime it has seen: an edit
+    that keeps the size (a version bump in poetry.lock) must change the mtime, and the
+    same content must get the same mtime on every machine (COPY keeps it)."""
+    from builder.prepare import ContextFile, write_build_dir
+
+    def mtimes(*texts: bytes) -> list[int]:
+        out = tmp_path / "b"
+        files = {f"f{i}": ContextFile(data=t, executable=False) for i, t in enumerate(texts)}
+        write_build_dir(out, files)
+        return [int((out / f"f{i}").stat().st_mtime) for i in range(len(texts))]
+
+    old, new, again = mtimes(b'version = "3.10"', b'version = "3.20"', b'version = "3.10"')
+    assert old != new and old == again
+    assert mtimes(b'version = "3.10"')[0] == old  # stable across writes
+
+
 def test_plan_quiet_and_env_config(
     write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
