@@ -17,6 +17,7 @@ from builder.errors import ConfigError
 from builder.model import (
     DEFAULT_TOOLS,
     KNOWN_PLATFORMS,
+    SERVERS,
     TOOL_PACKAGES,
     Base,
     BuildSettings,
@@ -34,7 +35,7 @@ _SCHEMA: dict[str, tuple[str, ...]] = {
     "": ("build", "registry", "deps", "labels", "bases"),
     "build": ("platforms", "args"),
     "registry": ("runtime", "deps", "cache"),
-    "deps": ("base", "app", "browser", "tools", "entrypoint", "poetry_groups"),
+    "deps": ("base", "app", "browser", "tools", "server", "entrypoint", "poetry_groups"),
     "bases": ("image", "name", "platforms"),
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -215,7 +216,10 @@ class _Parser:
                     "deps.tools",
                     f"unknown tool {t!r}{suggestion} (known: {', '.join(TOOL_PACKAGES)})",
                 )
-        entrypoint = table.get("entrypoint", "action_server")
+        server = table.get("server", "action-server")
+        if server not in SERVERS:
+            raise self.fail("deps.server", f"must be one of {', '.join(repr(k) for k in SERVERS)}")
+        entrypoint = table.get("entrypoint", SERVERS[server])
         if not isinstance(entrypoint, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", entrypoint):
             raise self.fail("deps.entrypoint", "must be a Python module name like 'action_server'")
         groups = self.string_list(table.get("poetry_groups", ["main"]), "deps.poetry_groups")
@@ -224,6 +228,7 @@ class _Parser:
             app=app,
             browser=browser,
             tools=tools,
+            server=server,
             entrypoint=entrypoint,
             poetry_groups=groups,
         )

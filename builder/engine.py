@@ -212,8 +212,11 @@ def run_container(
     port: int = 8000,
     pull: bool = True,
     env: Mapping[str, str] | None = None,
+    command: Sequence[str] = (),
+    workdir: str | None = None,
 ) -> tuple[str, int]:
-    """Start ``image`` with its own CMD, ``port`` published on 127.0.0.1; (id, host port)."""
+    """Start ``image`` (its own CMD unless ``command``), ``port`` published on 127.0.0.1;
+    (id, host port)."""
     docker = _docker()
     from python_on_whales.exceptions import DockerException
 
@@ -222,7 +225,9 @@ def run_container(
             docker.image.pull(image, quiet=True, platform=platform)
         c = docker.run(
             image,
+            list(command),
             detach=True,
+            workdir=workdir,
             platform=platform,
             publish=[("127.0.0.1:", port)],
             pull="never",
@@ -260,6 +265,27 @@ def container_logs(container_id: str, tail: int = 30) -> str:
     except DockerException as exc:
         return _error_text(exc)
     return "\n".join(text.splitlines()[-tail:])
+
+
+def pull_image(image: str, *, platform: str | None = None) -> None:
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:  # quietly: verify --json owns stdout
+        docker.image.pull(image, quiet=True, platform=platform)
+    except DockerException as exc:
+        raise EngineError(f"{image}: cannot pull: {_error_text(exc)}") from None
+
+
+def image_entrypoint(image: str) -> list[str]:
+    """The Entrypoint of an image's config (empty when it has none or is not local)."""
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        return list(docker.image.inspect(image).config.entrypoint or [])
+    except DockerException:
+        return []
 
 
 def image_env(image: str) -> dict[str, str]:

@@ -28,9 +28,22 @@ TOOL_PACKAGES: dict[str, tuple[str, ...]] = {
 BROWSER_PACKAGES = ("chromium", "fonts-dejavu-core", "fontconfig")
 # Target-architecture packages every bundle unpacks: CPython and the C++ runtime (the
 # venv layer relies on them), and the system layer's fixed parts (locale, terminfo,
-# busybox fallbacks).
+# busybox fallbacks, tini as init).
 PYTHON_PACKAGES = ("python3", "libc6", "libstdc++6", "libgcc-s1", "libatomic1")
-SYSTEM_PACKAGES = (*PYTHON_PACKAGES, "libc-bin", "ncurses-base", "busybox-static", "bash")
+SYSTEM_PACKAGES = (
+    *PYTHON_PACKAGES,
+    "libc-bin",
+    "ncurses-base",
+    "busybox-static",
+    "bash",
+    "tini",
+)
+
+
+# deps.server -> the default entrypoint module. "agent-server": OpenHands V1, started by
+# tini as `oh-agent-server [ARGS]`; "action-server": a server started with `PORT WORKDIR`
+# (the sample app, OpenHands V0's action execution server).
+SERVERS = {"agent-server": "openhands.agent_server", "action-server": "action_server"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +65,7 @@ class DepsSettings:
     app: Path
     browser: bool = True
     tools: tuple[str, ...] = DEFAULT_TOOLS
+    server: str = "action-server"
     entrypoint: str = "action_server"
     poetry_groups: tuple[str, ...] = ("main",)
 

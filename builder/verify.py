@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from builder import engine
+from builder import verify_v1 as v1
 from builder.errors import VerifyError
+from builder.verify_v1 import V1Api
 
 PAGE = "<html><head><title>oh verify</title></head><body><h1>Hello from inside</h1></body></html>"
 
@@ -156,7 +158,7 @@ def check_browser(api: Api) -> str:
     return f"title and text read; screenshot {len(png)} bytes, not blank"
 
 
-def check_base_programs(api: Api) -> str:
+def check_base_programs(api: Api | V1Api) -> str:
     done = []
     code, out = api.sh("if [ -e /bin/sh ]; then /bin/sh -c true && echo sh; fi")
     _expect(code == 0, f"/bin/sh -c true failed: {out[-200:]}")
@@ -170,7 +172,7 @@ def check_base_programs(api: Api) -> str:
     return ", ".join(done) + " work" if done else "base has no shell (nothing to run)"
 
 
-def check_environment(api: Api, base_env: dict[str, str]) -> str:
+def check_environment(api: Api | V1Api, base_env: dict[str, str]) -> str:
     _, out = api.sh(
         "for v in LD_LIBRARY_PATH PYTHONHOME PYTHONPATH LD_PRELOAD; do "
         'echo "$v=${!v-<unset>}"; done'
@@ -185,23 +187,25 @@ def check_environment(api: Api, base_env: dict[str, str]) -> str:
 CHECKS = ("alive", "bash", "files", "python", "tools", "browser", "base programs", "environment")
 
 
+def run_one(name: str, fn: Callable[[], str], skip: frozenset[str]) -> CheckResult:
+    """One check, timed; a failed expectation or an I/O error is a failed check."""
+    if name in skip:
+        return CheckResult(name=name, ok=True, detail="skipped", seconds=0.0)
+    start = time.monotonic()
+    try:
+        detail, ok = fn(), True
+    except (AssertionError, OSError, ValueError, KeyError) as exc:
+        detail, ok = str(exc) or type(exc).__name__, False
+    return CheckResult(name=name, ok=ok, detail=detail, seconds=time.monotonic() - start)
+
+
 def run_checks(
     api: Api, base_env: dict[str, str], *, alive_timeout: float, skip: frozenset[str] = frozenset()
 ) -> list[CheckResult]:
     results: list[CheckResult] = []
 
     def run(name: str, fn: Callable[[], str]) -> None:
-        if name in skip:
-            results.append(CheckResult(name=name, ok=True, detail="skipped", seconds=0.0))
-            return
-        start = time.monotonic()
-        try:
-            detail, ok = fn(), True
-        except (AssertionError, OSError, ValueError, KeyError) as exc:
-            detail, ok = str(exc) or type(exc).__name__, False
-        results.append(
-            CheckResult(name=name, ok=ok, detail=detail, seconds=time.monotonic() - start)
-        )
+        results.append(run_one(name, fn, skip))
 
     alive: list[float] = []
 
@@ -222,6 +226,31 @@ def run_checks(
     return results
 
 
+def run_v1_checks(
+    api: V1Api, base_env: dict[str, str], *, alive_timeout: float, skip: frozenset[str]
+) -> list[CheckResult]:
+    """The agent-server's checks; ``base programs`` and ``environment`` as for V0."""
+    results: list[CheckResult] = []
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("alive", lambda: f"answered {v1.wait_for(api, '/alive', alive_timeout):.2f} s"),
+        ("ready", lambda: f"ready {v1.wait_for(api, '/ready', alive_timeout):.2f} s later"),
+        ("auth", lambda: v1.check_auth(api)),
+        ("bash", lambda: v1.check_bash(api)),
+        ("files", lambda: v1.check_files(api)),
+        ("base programs", lambda: check_base_programs(api)),
+        ("environment", lambda: check_environment(api, base_env)),
+    ]
+    for name, fn in checks:
+        results.append(run_one(name, fn, skip))
+        if name in ("alive", "ready") and not results[-1].ok:
+            break
+    return results
+
+
+def is_agent_server(image: str) -> bool:
+    return any(p.endswith("/oh-agent-server") for p in engine.image_entrypoint(image))
+
+
 def verify(
     image: str,
     *,
@@ -229,15 +258,26 @@ def verify(
     alive_timeout: float = 60,
     skip: frozenset[str] = frozenset(),
 ) -> list[CheckResult]:
-    """Start ``image``, run every check, always remove the container."""
+    """Start ``image``, run every check, always remove the container. An agent-server
+    image (OpenHands V1) is started as OpenHands starts it and checked through its API."""
     # Registry images are always pulled (a single-platform local copy must never stand in
     # for another platform); a local-only tag is used as it is.
     first = image.split("/", 1)[0]
     remote = "/" in image and ("." in first or ":" in first or first == "localhost")
-    container_id, port = engine.run_container(image, platform=platform, pull=remote)
+    if remote:
+        engine.pull_image(image, platform=platform)
+    key = v1.new_key()
+    agent_server = is_agent_server(image)
+    options = v1.start_options(key) if agent_server else {}
+    container_id, port = engine.run_container(image, platform=platform, pull=False, **options)
     try:
         base_env = engine.image_env(image)
-        results = run_checks(Api(port), base_env, alive_timeout=alive_timeout, skip=skip)
+        if agent_server:
+            results = run_v1_checks(
+                V1Api(port, key), base_env, alive_timeout=alive_timeout, skip=skip
+            )
+        else:
+            results = run_checks(Api(port), base_env, alive_timeout=alive_timeout, skip=skip)
         if not results[0].ok:
             logs = engine.container_logs(container_id)
             results[0] = CheckResult(

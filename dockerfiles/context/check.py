@@ -4,12 +4,14 @@ programs (under emulation when the target is another architecture).
 1. Every NEEDED entry of every ELF file resolves inside the bundle (read, not run).
 2. Every wrapper starts its program with an empty environment, each bounded in time.
    A program that cannot start fails the build, emulated or not.
-3. Playwright finds its browser (the links made by wheels.py).
-4. Chromium renders a page natively. qemu-user cannot run Chromium (it dies with
+3. The server's entrypoint module imports and can run with -m (unless it is the app's own
+   source, which is not part of this image).
+4. Playwright finds its browser (the links made by wheels.py).
+5. Chromium renders a page natively. qemu-user cannot run Chromium (it dies with
    "uncaught target signal 11" before it starts), so under emulation the build log says
    so and step 1 is the check that stands for it.
 
-Usage: python3 check.py ROOT browser|no-browser BUILDPLATFORM TARGETPLATFORM REPORT
+Usage: python3 check.py ROOT browser|no-browser BUILDPLATFORM TARGETPLATFORM REPORT MODULE|-
 """
 
 from __future__ import annotations
@@ -41,7 +43,15 @@ def run(root: Path, timeout: float, *args: str) -> tuple[int, str, float]:
         return -1, f"no answer within {timeout:.0f} s", time.monotonic() - t
 
 
-def main(root: Path, browser: bool, emulated: bool, report: Path) -> None:
+ENTRYPOINT = (
+    "import importlib, importlib.util, sys\nm = sys.argv[1]\nimportlib.import_module(m)\n"
+    "if importlib.util.find_spec(m + '.__main__') is None and "
+    "importlib.util.find_spec(m).submodule_search_locations:\n"
+    "    sys.exit(f'{m} is a package without __main__: python -m cannot run it')\n"
+)
+
+
+def main(root: Path, browser: bool, emulated: bool, report: Path, module: str) -> None:
     lib_dirs = [root / "lib", *[d for d in [root / "venv/oh-lib"] if d.is_dir()]]
     check_elves(root, lib_dirs)
     lines = ["elf: every NEEDED library resolves inside the bundle"]
@@ -60,6 +70,12 @@ def main(root: Path, browser: bool, emulated: bool, report: Path) -> None:
         lines.append(f"{c[0]}: rc={rc} in {secs:.1f}s {out.strip().splitlines()[:1]}")
         if rc != 0:
             failed.append(f"{' '.join(c)} failed ({rc}):\n{out[-2000:]}")
+    if module != "-":
+        rc, out, secs = run(root, timeout, "oh-python", "-c", ENTRYPOINT, module)
+        lines.append(f"entrypoint {module}: rc={rc} in {secs:.1f}s")
+        if rc != 0:
+            failed.append(f"the entrypoint module {module} does not import from the locked "
+                          f"packages ({rc}); fix deps.entrypoint or the lock:\n{out[-2000:]}")
     if browser:
         rc, out, secs = run(root, timeout, "oh-python", "-c", PROBE)
         missing = re.findall(r"Executable doesn't exist at (\S+)", out)
@@ -85,5 +101,5 @@ def main(root: Path, browser: bool, emulated: bool, report: Path) -> None:
 
 
 if __name__ == "__main__":
-    root, mode, build_platform, target_platform, report = sys.argv[1:6]
-    main(Path(root), mode == "browser", build_platform != target_platform, Path(report))
+    root, mode, build_platform, target_platform, report, module = sys.argv[1:7]
+    main(Path(root), mode == "browser", build_platform != target_platform, Path(report), module)

@@ -4,7 +4,7 @@ STAGE is a tree of unpacked Debian packages of the target architecture (debs.py)
 nothing from it is executed.
 
 ROOT/python      CPython (binary + standard library), found by its own landmark
-ROOT/usr/bin     tool binaries (bash, tmux, git, rg, jq, node, busybox), never on PATH
+ROOT/usr/bin     tool binaries (bash, tmux, git, rg, jq, node, busybox, tini), never on PATH
 ROOT/usr/lib     their data (git-core, chromium, locale); ROOT/usr/share (terminfo, fonts)
 ROOT/etc         CA certificates, fonts.conf
 ROOT/.dlopen     libraries loaded with dlopen (ldd does not see them), for relocate.py
@@ -122,6 +122,8 @@ def main(root: Path, stage: Path, tools: list[str]) -> None:
         copy(f"{stage}/usr/share/git-core/templates", root / "usr/share/git-core/templates")
     # busybox (static): coreutils-style fallbacks for bases that have none.
     copy(f"{stage}/usr/bin/busybox", root / "usr/bin/busybox")
+    # tini (static): the init process of a runtime image; it reaps the agent's orphans.
+    copy(f"{stage}/usr/bin/tini-static", root / "usr/bin/tini")
     terminfo(root, stage)
     copy(f"{stage}/usr/lib/locale/C.utf8", root / "usr/lib/locale/C.utf8")
     # The CA bundle is made by ca-certificates' maintainer script, which is not run on

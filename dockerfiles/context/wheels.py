@@ -70,9 +70,46 @@ def pip(*args: str) -> None:
         sys.exit(f"venv: pip {args[0]} failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
 
 
+def for_target(requirements: Path, machine: str, xy: str, full: str) -> tuple[str, int]:
+    """The exported requirements whose markers hold on the target, and how many were
+    left out. pip would judge markers by the build machine (its architecture, and a
+    kernel release such as '6.18.44-fc-v595' that a platform_release marker cannot
+    even compare); the target is Linux on MACHINE with CPython FULL."""
+    from packaging.markers import Marker
+
+    env = {"implementation_name": "cpython", "implementation_version": full,
+           "os_name": "posix", "platform_machine": machine,
+           "platform_python_implementation": "CPython", "platform_release": "6.1.0",
+           "platform_system": "Linux", "platform_version": "", "python_full_version": full,
+           "python_version": xy, "sys_platform": "linux"}
+    keep: list[str] = []
+    block: list[str] = []
+    dropped = 0
+    for line in requirements.read_text().splitlines():
+        block.append(line)
+        if line.endswith("\\"):
+            continue
+        entry = " ".join(b.rstrip("\\").strip() for b in block).strip()
+        block = []
+        if not entry or entry.startswith("#"):
+            continue
+        spec, _, hashes = entry.partition(" --hash")
+        req, _, marker = spec.partition(" ; ")
+        if marker and not Marker(marker).evaluate(env):
+            dropped += 1
+        else:  # judged here: pip gets the requirement without its marker
+            keep.append(f"{req.strip()} --hash{hashes}" if hashes else req.strip())
+    return "\n".join(keep) + "\n", dropped
+
+
 def download(requirements: Path, stage: Path, wheels: Path) -> None:
-    machine, xy, glibc_minor, _ = target(stage)
+    machine, xy, glibc_minor, full = target(stage)
     dl = wheels / "dl"
+    text, dropped = for_target(requirements, machine, xy, full)
+    requirements = wheels / "requirements.txt"
+    requirements.parent.mkdir(parents=True, exist_ok=True)
+    requirements.write_text(text)
+    print(f"venv: {dropped} locked packages are for other platforms, left out")
     plat = [a for p in platforms(machine, glibc_minor) for a in ("--platform", p)]
     nodot = xy.replace(".", "")
     pip("download", "-q", "--no-deps", "--require-hashes", "-r", str(requirements), "-d",

@@ -70,11 +70,13 @@ RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
       nodejs \
       python3 \
       ripgrep \
+      tini \
       tmux \
  && python3 /opt/oh-tools/collect.py /openhands /tmp/stage tmux bash git ripgrep jq nodejs chromium \
  && python3 /opt/oh-tools/relocate.py system /openhands /tmp/stage $(cat /openhands/.dlopen) \
  && rm -rf /openhands/.dlopen /tmp/stage && mkdir /openhands/venv \
  && /opt/oh-build/bin/python /opt/oh-tools/finish.py /openhands browser \
+ && touch /openhands/.oh-system-62f07b7275690136 \
  && find /openhands -exec touch -h -d @1700000000 {} +
 
 # The venv layer: its inputs are the lock and the target's Python packages only.
@@ -95,6 +97,7 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     /opt/oh-build/bin/python /opt/oh-tools/wheels.py install /openhands/venv /stage /wheels \
       action_server browser \
  && python3 /opt/oh-tools/relocate.py venv /openhands/venv /stage /openhands/lib \
+ && touch /openhands/venv/.oh-venv-404f075b7b93f967 \
  && find /openhands/venv -exec touch -h -d @1700000000 {} +
 
 # Smoke checks: the target's programs run here, bounded in time, on the two layers
@@ -108,14 +111,20 @@ RUN --mount=type=bind,from=system,source=/openhands,target=/openhands \
     --mount=type=bind,source=tools/elfinfo.py,target=/opt/oh-tools/elfinfo.py \
     --mount=type=bind,source=tools/relocate.py,target=/opt/oh-tools/relocate.py \
     python3 /opt/oh-tools/check.py /openhands browser \
-      "$BUILDPLATFORM" "$TARGETPLATFORM" /check/ok
+      "$BUILDPLATFORM" "$TARGETPLATFORM" /check/ok -
 
 # The venv layer sits at its runtime path, so the runtime image's copy of it is the same
 # blob (a lock change uploads it once); the system layer is kept apart so that the
-# runtime image can copy it without the venv; /oh-layers/setup is the kit the runtime
+# runtime image can copy it without the venv; /oh-layers/setup-KEY is the kit the runtime
 # image's setup step mounts (static busybox + setup.sh).
+#
+# Keys: each layer carries a marker named by a hash of its inputs (.oh-system-KEY,
+# .oh-venv-KEY, setup-KEY), and the runtime Dockerfile names that marker in its COPY or
+# mount. So a runtime step can only match a cache record made from the same layer inputs:
+# BuildKit 0.13 once served the runtime image's venv COPY from the previous lock's record
+# although the deps image beside it was rebuilt correctly (docs/design.md).
 FROM scratch AS deps
 COPY --from=check /check/ok /oh-layers/checked
-COPY --from=system /openhands/usr/bin/busybox /openhands/share/setup.sh /oh-layers/setup/
+COPY --from=system /openhands/usr/bin/busybox /openhands/share/setup.sh /oh-layers/setup-526dd6e2a89458c9/
 COPY --from=system /openhands /oh-layers/system/openhands
 COPY --from=venv /openhands/venv /openhands/venv

@@ -99,6 +99,20 @@ def test_unknown_tool(write_config: Callable[[str], Path]) -> None:
         load_config(path)
 
 
+def test_agent_server_profile_parses() -> None:
+    cfg = load_config(Path(__file__).resolve().parents[2] / "profiles" / "agent-server.toml")
+    assert cfg.deps.server == "agent-server"
+    assert cfg.deps.entrypoint == "openhands.agent_server"  # the server's default
+    assert cfg.deps.app.name == "agent-server" and cfg.registry.cache.endswith("server-cache")
+
+
+def test_unknown_server(write_config: Callable[[str], Path]) -> None:
+    path = write_config(TWO_BASES)
+    path.write_text(path.read_text().replace("browser = true", 'browser = true\nserver = "v2"'))
+    with pytest.raises(ConfigError, match=r"deps\.server.*'agent-server', 'action-server'"):
+        load_config(path)
+
+
 def test_invalid_toml(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
     p.write_text("[build\n")

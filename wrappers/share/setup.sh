@@ -43,8 +43,25 @@ has "$NAME" /etc/passwd || append /etc/passwd "$NAME:x:$ID:$ID:OpenHands agent:$
 if [ -e /etc/shadow ] && ! has "$NAME" /etc/shadow; then
   append /etc/shadow "$NAME:!:19000:0:99999:7:::"
 fi
+# The agent-server's working directory and state, usable from its first start (Docker
+# would create a missing working directory owned by root).
 mkdir -p "$HOME_DIR" /tmp
-chown "$ID:$ID" "$HOME_DIR"
-chmod 755 "$HOME_DIR"
+for d in "$HOME_DIR" "$HOME_DIR/project" "$HOME_DIR/conversations" "$HOME_DIR/bash_events"; do
+  mkdir -p "$d"
+  chown "$ID:$ID" "$d"
+  chmod 755 "$d"
+done
+# The agent's terminal runs /bin/bash and its commands /bin/sh: on a base without them,
+# the bundle's bash (a base's own shell is never replaced).
+mkdir -p /bin
+for sh in bash sh; do
+  [ -e "/bin/$sh" ] || [ -L "/bin/$sh" ] || "$BB" ln -s /openhands/fallback/bin/bash "/bin/$sh"
+done
 chown 0:0 /tmp
 chmod 1777 /tmp
+# One fixed mtime on everything this step may have written: a re-run (after a cache
+# prune, say) then gives the same layer, byte for byte, as the record it replaces.
+for p in /etc /etc/passwd /etc/group /etc/shadow /tmp /bin /bin/bash /bin/sh "$HOME_DIR" \
+         "$HOME_DIR/project" "$HOME_DIR/conversations" "$HOME_DIR/bash_events"; do
+  if [ -e "$p" ] || [ -L "$p" ]; then "$BB" touch -h -d @1700000000 "$p"; fi
+done
