@@ -99,7 +99,8 @@ def check_auth(api: V1Api) -> str:
 
 
 def check_bash(api: V1Api) -> str:
-    code, out = api.sh("printf 'h\\xc3\\xa9llo \\xe2\\x98\\x83\\n'; pwd; id -u; exit 3")
+    # Octal escapes: the server runs commands with /bin/sh (dash on Debian: no \\x).
+    code, out = api.sh("printf 'h\\303\\251llo \\342\\230\\203\\n'; pwd; id -u; exit 3")
     want = f"héllo ☃\n{WORKDIR}\n1000\n"
     _expect(code == 3 and out == want, f"got exit {code}, output {out!r}; want 3, {want!r}")
     return "exit code and UTF-8 output exact; runs as uid 1000 in /workspace/project"

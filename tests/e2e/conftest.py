@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,11 +64,34 @@ def sh(
     return r
 
 
+# The `docker` driver of Docker 26.1 unpacks every image it pushes into the local store
+# (docs/design.md): a suite run leaves ~20 GB of local copies of what the registry holds.
+OURS = ("127.0.0.1:5000/openhands/",)
+FREE_GB = 30  # what one suite run needs on the engine's disk, measured with headroom
+
+
+def drop_local_copies() -> None:
+    """Remove local copies of the project's pushed images (the registry keeps them)."""
+    names = sh("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    ours = [n for n in names if n.startswith(OURS)]
+    if ours:
+        sh("docker", "image", "rm", "-f", *ours)
+    sh("docker", "image", "prune", "-f")
+
+
 @pytest.fixture(scope="session")
 def engine() -> None:
     """Engine, registry, binfmt and seeded bases (idempotent scripts; fail, never skip)."""
     sh("bash", "tests/engine/engine.sh", log=LOGS / "engine.log")
     sh("bash", "tests/engine/bases.sh", log=LOGS / "bases.log")
+    drop_local_copies()
+    root = sh("docker", "info", "--format", "{{.DockerRootDir}}").stdout.strip()
+    free = shutil.disk_usage(root).free / 1e9
+    if free < FREE_GB:
+        pytest.fail(
+            f"{root}: {free:.0f} GB free, the e2e suite needs {FREE_GB} GB; free space "
+            "(docker buildx prune, docker image prune -a) and run it again"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -60,11 +60,12 @@ def start_server(ref: str, name: str, platform: str, *args: str, **env: str) -> 
     )  # fmt: skip
 
 
-def drive(ref: str, server: str, platform: str, timeout: float) -> dict[str, object]:
-    """Run v1_client.py with the image's own Python, in the server's network namespace."""
+def drive(ref: str, server: str, timeout: float) -> dict[str, object]:
+    """Run v1_client.py with the image's own Python (amd64), in the server's network
+    namespace."""
     r = subprocess.run(
         [
-            "docker", "run", "--rm", "--platform", platform,
+            "docker", "run", "--rm", "--platform", "linux/amd64",
             "--network", f"container:{server}", "--entrypoint", "/openhands/bin/oh-python",
             "-v", f"{REPO / 'tests/e2e/v1_client.py'}:/tmp/v1_client.py:ro",
             ref, "/tmp/v1_client.py", "http://127.0.0.1:8000", KEY, str(timeout / 2),
@@ -76,12 +77,10 @@ def drive(ref: str, server: str, platform: str, timeout: float) -> dict[str, obj
     return dict(json.loads(r.stdout.strip().splitlines()[-1]))
 
 
-# Every base natively; arm64 under qemu-user on two bases (one glibc, one musl-only):
-# the server, its agent loop and the client all run emulated there.
-CASES = [(b, "linux/amd64") for b in BASES] + [
-    ("debian-bookworm", "linux/arm64"),
-    ("musl", "linux/arm64"),
-]
+# Every base natively; arm64 under qemu-user on one base: the server and its agent loop
+# run emulated (the client, the same image's amd64 variant, natively beside it: the
+# emulated SDK import alone took minutes).
+CASES = [(b, "linux/amd64") for b in BASES] + [("debian-bookworm", "linux/arm64")]
 
 
 def in_container(name: str, code: str) -> str:
@@ -104,9 +103,11 @@ def test_openhands_client_drives_agent_server(
         OH_BASH_EVENTS_DIR="/workspace/bash_events",
     )  # fmt: skip
     with timed(f"agent-server on {base} ({platform}): OpenHands client checks") as fig:
-        got = drive(ref, name, platform, timeout=900 if platform.endswith("arm64") else 300)
+        got = drive(ref, name, timeout=900 if platform.endswith("arm64") else 300)
         fig["ready after"] = f"{got['ready_after_s']} s"
         fig["seconds"] = f"{time.monotonic() - t0:.1f}"
+    machine = in_container(name, "import platform; print(platform.machine())").strip()
+    assert machine == {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}[platform]
     assert got["unauthenticated_status"] == 401, got
     assert got["exec"] == {"exit_code": 3, "stdout": "out\n", "stderr": "err\n"}, got
     assert got["pwd_uid"] == "/workspace/project\n1000\n", got
