@@ -2,6 +2,10 @@
 registry received, not by digests: an equivalent cached result may carry another digest
 that the registry already has).
 
+This file sorts before test_bake_runs.py on purpose: it compares against the baked
+images with the build cache that bake left, before test_bake_runs prunes it (after the
+prune, deps steps of the default config were seen to run again).
+
 Runtime image layers, last first: WORKDIR, app, venv, system, setup (per base). The deps
 image holds the venv layer at its runtime path (the same blob) and the system layer apart.
 """
