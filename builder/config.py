@@ -9,6 +9,7 @@ import difflib
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,13 @@ class _Parser:
                 raise self.fail(f"{where}.{k}", "not a valid name (letters, digits, '_')")
             if "\x00" in k or "\x00" in v or not k:
                 raise self.fail(f"{where}.{k}", "must be non-empty and contain no NUL character")
+            for text in (k, v):
+                if not unicodedata.is_normalized("NFC", text):
+                    raise self.fail(
+                        f"{where}.{k}",
+                        f"{text!r} is not in Unicode NFC form; HCL (what buildx reads) would "
+                        f"turn it into {unicodedata.normalize('NFC', text)!r}: write that",
+                    )
             out[k] = v
         return out
 

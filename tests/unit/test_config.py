@@ -113,6 +113,14 @@ def test_unknown_server(write_config: Callable[[str], Path]) -> None:
         load_config(path)
 
 
+def test_label_not_nfc(write_config: Callable[[str], Path]) -> None:
+    """HCL normalizes strings to NFC: a label buildx would change is refused up front."""
+    path = write_config(TWO_BASES)
+    path.write_text(path.read_text().replace("[labels]\n", '[labels]\n"\uf900" = "x"\n'))
+    with pytest.raises(ConfigError, match=r"labels.* not in Unicode NFC form"):
+        load_config(path)
+
+
 def test_invalid_toml(tmp_path: Path) -> None:
     p = tmp_path / "c.toml"
     p.write_text("[build\n")
