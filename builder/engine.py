@@ -221,8 +221,8 @@ def run_container(
     from python_on_whales.exceptions import DockerException
 
     try:
-        if pull:  # quietly: verify --json owns stdout
-            docker.image.pull(image, quiet=True, platform=platform)
+        if pull:
+            pull_image(image, platform=platform)
         c = docker.run(
             image,
             list(command),
