@@ -204,7 +204,8 @@ def prepare(
         ".dockerignore": ContextFile(data=b"docker-bake.hcl\n*.json\n", executable=False),
         **{f"wrappers/{k}": v for k, v in wrappers.items()},
         **{f"tools/{k}": v for k, v in tools.items()},
-        **{f"app/{k}": v for k, v in app.items()},
+        # The app layer laid out as it sits in the image: copied to / (see runtime.Dockerfile).
+        **{f"app/openhands/app/{k}": v for k, v in app.items()},
         **{f"lock/{k}": v for k, v in lock.items()},
     }
     bake = render_bake(
@@ -235,8 +236,10 @@ def write_build_dir(out: Path, files: dict[str, ContextFile]) -> None:
             os.chmod(p, 0o755 if f.executable else 0o644)
             mtime = content_mtime(f.data)
             os.utime(p, (mtime, mtime))
-        # Directories too get one fixed mtime (COPY keeps theirs as well).
+        # Directories too get one fixed mtime and mode (COPY keeps theirs as well, and the
+        # app layer's openhands/ entry stands over the bundle's: never the user's umask).
         for d in sorted({p for p in tmp.rglob("*") if p.is_dir()} | {tmp}, reverse=True):
+            os.chmod(d, 0o755)
             os.utime(d, (_EPOCH, _EPOCH))
         if out.exists() and not out.is_dir():
             raise OutputError(f"{out}: exists and is not a directory; remove it or pick --output")

@@ -333,8 +333,8 @@ def deps_cold(b: Bench) -> None:
 
 def classify_layers(uploaded: list[str], runtime_ref: str, deps_ref: str) -> dict[str, int]:
     """Which layer each uploaded blob is (runtime positions, last first: WORKDIR, app,
-    venv, system, setup; the deps image keeps its own copy of the system layer), configs,
-    attestations, other."""
+    venv, system, setup; the deps image keeps its own copies of the system and venv
+    layers), configs, attestations, other."""
     rt, deps = measure.layer_digests(runtime_ref), measure.layer_digests(deps_ref)
     names = {
         rt[-5]: "setup",
@@ -342,7 +342,7 @@ def classify_layers(uploaded: list[str], runtime_ref: str, deps_ref: str) -> dic
         rt[-3]: "venv",
         rt[-2]: "app",
         rt[-1]: "workdir",
-        deps[-1]: "venv",
+        deps[-1]: "venv (deps image copy)",
         deps[-2]: "system (deps image copy)",
         deps[-3]: "setup kit",
         deps[-4]: "check marker",

@@ -7,7 +7,7 @@ images with the build cache that bake left, before test_bake_runs prunes it (aft
 prune, deps steps of the default config were seen to run again).
 
 Runtime image layers, last first: WORKDIR, app, venv, system, setup (per base). The deps
-image holds the venv layer at its runtime path (the same blob) and the system layer apart.
+image holds its own copies of the system and venv layers (under /oh-layers, other blobs).
 """
 
 from __future__ import annotations

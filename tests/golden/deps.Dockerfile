@@ -76,8 +76,10 @@ RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
  && python3 /opt/oh-tools/relocate.py system /openhands /tmp/stage $(cat /openhands/.dlopen) \
  && rm -rf /openhands/.dlopen /tmp/stage && mkdir /openhands/venv \
  && /opt/oh-build/bin/python /opt/oh-tools/finish.py /openhands browser \
- && touch /openhands/.oh-system-62f07b7275690136 \
- && find /openhands -exec touch -h -d @1700000000 {} +
+ && touch /openhands/.oh-system-56b16025381c17e3 \
+ && mkdir -p /oh-out/oh-layers/system-56b16025381c17e3 \
+ && mv /openhands /oh-out/oh-layers/system-56b16025381c17e3/ \
+ && find /oh-out -exec touch -h -d @1700000000 {} +
 
 # The venv layer: its inputs are the lock and the target's Python packages only.
 FROM host AS wheels
@@ -97,34 +99,37 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     /opt/oh-build/bin/python /opt/oh-tools/wheels.py install /openhands/venv /stage /wheels \
       action_server browser \
  && python3 /opt/oh-tools/relocate.py venv /openhands/venv /stage /openhands/lib \
- && touch /openhands/venv/.oh-venv-404f075b7b93f967 \
- && find /openhands/venv -exec touch -h -d @1700000000 {} +
+ && touch /openhands/venv/.oh-venv-fc2a9ac75e199bc8 \
+ && mkdir -p /oh-out/oh-layers/venv-fc2a9ac75e199bc8/openhands \
+ && mv /openhands/venv /oh-out/oh-layers/venv-fc2a9ac75e199bc8/openhands/ \
+ && find /oh-out -exec touch -h -d @1700000000 {} +
 
 # Smoke checks: the target's programs run here, bounded in time, on the two layers
 # mounted read-only (as in a runtime image), so nothing is copied or stored again.
 FROM host AS check
 ARG BUILDPLATFORM
 ARG TARGETPLATFORM
-RUN --mount=type=bind,from=system,source=/openhands,target=/openhands \
-    --mount=type=bind,from=venv,source=/openhands/venv,target=/openhands/venv \
+RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-56b16025381c17e3/openhands,target=/openhands \
+    --mount=type=bind,from=venv,source=/oh-out/oh-layers/venv-fc2a9ac75e199bc8/openhands/venv,target=/openhands/venv \
     --mount=type=bind,source=tools/check.py,target=/opt/oh-tools/check.py \
     --mount=type=bind,source=tools/elfinfo.py,target=/opt/oh-tools/elfinfo.py \
     --mount=type=bind,source=tools/relocate.py,target=/opt/oh-tools/relocate.py \
     python3 /opt/oh-tools/check.py /openhands browser \
       "$BUILDPLATFORM" "$TARGETPLATFORM" /check/ok -
 
-# The venv layer sits at its runtime path, so the runtime image's copy of it is the same
-# blob (a lock change uploads it once); the system layer is kept apart so that the
-# runtime image can copy it without the venv; /oh-layers/setup-KEY is the kit the runtime
-# image's setup step mounts (static busybox + setup.sh).
-#
-# Keys: each layer carries a marker named by a hash of its inputs (.oh-system-KEY,
-# .oh-venv-KEY, setup-KEY), and the runtime Dockerfile names that marker in its COPY or
-# mount. So a runtime step can only match a cache record made from the same layer inputs:
-# BuildKit 0.13 once served the runtime image's venv COPY from the previous lock's record
-# although the deps image beside it was rebuilt correctly (docs/design.md).
+# Each bundle layer is stored under /oh-layers/NAME-KEY, laid out as it sits in a runtime
+# image (system-KEY/openhands/..., venv-KEY/openhands/venv/...): the runtime image copies
+# it with `COPY --link --from=deps /oh-layers/NAME-KEY/ /`. Copying a directory's content
+# to / keeps every entry's metadata (fixed mtimes), so a re-run of that copy, on any
+# runner, after any cache loss, gives the same blob; a copy into a directory it has to
+# create (COPY ... /openhands/venv/) stamps that directory with the current time and so
+# gives another blob each run. The key in the path (a hash of the layer's inputs, see
+# layer_keys() in builder/prepare.py) makes each runtime step's instruction change with
+# its layer's inputs: BuildKit 0.13 once served the runtime image's venv COPY from the
+# previous lock's record although the deps image was rebuilt correctly (docs/design.md).
+# /oh-layers/setup-KEY is the kit the runtime image's setup step mounts.
 FROM scratch AS deps
-COPY --from=check /check/ok /oh-layers/checked
-COPY --from=system /openhands/usr/bin/busybox /openhands/share/setup.sh /oh-layers/setup-526dd6e2a89458c9/
-COPY --from=system /openhands /oh-layers/system/openhands
-COPY --from=venv /openhands/venv /openhands/venv
+COPY --link --from=check /check/ok /oh-layers/checked
+COPY --link --from=system /oh-out/oh-layers/system-56b16025381c17e3/openhands/usr/bin/busybox /oh-out/oh-layers/system-56b16025381c17e3/openhands/share/setup.sh /oh-layers/setup-10dda0a8a8d715c1/
+COPY --link --from=system /oh-out/ /
+COPY --link --from=venv /oh-out/ /

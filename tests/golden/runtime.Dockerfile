@@ -7,15 +7,18 @@ USER 0:0
 # Per-base setup (user, /workspace) first, by the bundle's static busybox mounted from the
 # deps image: no shell, libc or package manager of the base is used, and the step depends
 # only on the base and that small kit, so a change of the bundle never runs it again.
-RUN --mount=type=bind,from=deps,source=/oh-layers/setup-526dd6e2a89458c9,target=/oh-setup \
+RUN --mount=type=bind,from=deps,source=/oh-layers/setup-10dda0a8a8d715c1,target=/oh-setup \
     ["/oh-setup/busybox", "sh", "/oh-setup/setup.sh"]
 # The system and venv layers: each identical on every base (same digest, stored and
-# pushed once per platform); a lock change replaces the venv layer alone. Each COPY names
-# its layer's key marker (a file inside the layer), so it is cached per layer input.
-COPY --link --from=deps /oh-layers/system/openhands/.oh-system-62f07b7275690136 /oh-layers/system/openhands /openhands/
-COPY --link --from=deps /openhands/venv/.oh-venv-404f075b7b93f967 /openhands/venv /openhands/venv/
-# The app source last: a source-only change rebuilds and pushes this one small layer.
-COPY --link --chown=0:0 app/ /openhands/app/
+# pushed once per platform, the same blob on every re-run); a lock change replaces the
+# venv layer alone. Each source path names its layer's key, so each step is cached per
+# layer input.
+COPY --link --from=deps /oh-layers/system-56b16025381c17e3/ /
+COPY --link --from=deps /oh-layers/venv-fc2a9ac75e199bc8/ /
+# The app source last: a source-only change rebuilds and pushes this one small layer. The
+# context holds it as app/openhands/app/ with fixed mtimes: copied to /, every entry keeps
+# them, so the same source gives the same blob on every run.
+COPY --link --chown=0:0 app/ /
 ENV PATH=/openhands/bin:${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}:/openhands/fallback/bin
 USER 1000:1000
 WORKDIR /workspace
