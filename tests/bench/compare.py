@@ -32,6 +32,7 @@ from builder.plan import Plan, Selection
 from builder.prepare import prepare, write_build_dir
 from tests.bench import measure, plan_scale, report
 from tests.bench.measure import Result
+from tests.sample import SAMPLE_CONFIG, sample_head
 
 REPO = Path(__file__).resolve().parents[2]
 LEGACY_DOCKERFILE = Path(__file__).parent / "legacy" / "Dockerfile"
@@ -99,7 +100,7 @@ class Bench:
         prefix: str = "two-stage",
     ) -> Plan:
         bases = bases or self.bases
-        head = (REPO / "builder.toml").read_text().split("[[bases]]", 1)[0]
+        head = sample_head()
         head = re.sub(r"(?m)^platforms = .*$", f'platforms = ["{platform}"]', head, count=1)
         if self.tools is not None:
             head = head.replace("[deps]\n", f"[deps]\ntools = {json.dumps(list(self.tools))}\n", 1)
@@ -580,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     legacy_sizes = [int(x) for x in args.legacy_scale.split(",") if x]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="oh-bench-") as tmp:
-        cfg = load_config(REPO / "builder.toml")
+        cfg = load_config(SAMPLE_CONFIG)
         b = Bench(
             work=Path(tmp),
             run=dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S"),
@@ -589,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         missing = [n for n in (*INITIAL, ADDED) if n not in b.bases]
         if missing:
-            raise SystemExit(f"bench: builder.toml lacks the bases {missing}")
+            raise SystemExit(f"bench: {SAMPLE_CONFIG} lacks the bases {missing}")
         results: dict[str, Any] = {
             "machine": machine(),
             "run": b.run,

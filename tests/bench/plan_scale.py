@@ -17,6 +17,7 @@ from pathlib import Path
 from builder.config import load_config
 from builder.plan import Selection
 from builder.prepare import prepare, write_build_dir
+from tests.sample import sample_head
 
 REPO = Path(__file__).resolve().parents[2]
 REPOS = [
@@ -32,7 +33,7 @@ REPOS = [
 
 
 def config_text(n: int) -> str:
-    head = (REPO / "builder.toml").read_text().split("[[bases]]", 1)[0]
+    head = sample_head()
     bases = []
     for i in range(n):
         owner, name = REPOS[i % len(REPOS)].split("/")

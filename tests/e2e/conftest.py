@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.timings import TIMINGS, timed
+from tests.sample import SAMPLE_CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("OH_BUILDER_BIN", REPO / ".venv" / "bin"))
@@ -112,7 +113,7 @@ def baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, o
             "--progress",
             "plain",
             "--config",
-            "builder.toml",
+            str(SAMPLE_CONFIG),
             "--output",
             str(out),
             "--metadata-file",
@@ -126,7 +127,9 @@ def baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, o
     log = (LOGS / "bake.log").read_text()
     assert "exporting cache to registry" in log, "the bake exported no registry cache"
     assert {d["status"] for d in done} == {"built"}, done
-    tags = json.loads(sh(str(BIN / "oh-builder"), "tags", "--json", "-c", "builder.toml").stdout)
+    tags = json.loads(
+        sh(str(BIN / "oh-builder"), "tags", "--json", "-c", str(SAMPLE_CONFIG)).stdout
+    )
     assert isinstance(tags, dict)
     return tags
 

@@ -1,6 +1,6 @@
 """The one list of runtime images the end-to-end suite checks, and how.
 
-The images come from the repo's default config (builder.toml), built by one real
+The images come from the sample profile (profiles/sample.toml), built by one real
 `oh-builder bake --push`. Add a base there and a row here to have every check run on it.
 """
 
@@ -13,7 +13,7 @@ ALL = ("linux/amd64", "linux/arm64")
 
 @dataclass(frozen=True)
 class Image:
-    base: str  # as written in builder.toml
+    base: str  # as written in profiles/sample.toml (and builder.toml)
     name: str  # short id for test names
     verify_on: tuple[str, ...] = ALL  # platforms `oh-builder verify` runs on
     # The base's own program that must keep working: (argv, expected stdout).

@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.conftest import BIN, LOGS, REPO, sh
 from tests.e2e.timings import timed
 
-CONFIG = REPO / "profiles" / "agent-server.toml"
+CONFIG = REPO / "builder.toml"
 KEY = "e2e-session-key"
 # name in the config -> (base image, platforms the test drives)
 BASES = {
@@ -34,7 +34,7 @@ BASES = {
 
 @pytest.fixture(scope="session")
 def v1_baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """One real bake of profiles/agent-server.toml, pushed; base image -> runtime tag."""
+    """One real bake of builder.toml (the default config), pushed; base image -> runtime tag."""
     out = tmp_path_factory.mktemp("v1") / "build"
     meta = out.parent / "meta.json"
     with timed("agent-server bake: 6 bases x linux/amd64+arm64, --push") as f:

@@ -23,6 +23,7 @@ import pytest
 
 from tests.e2e.conftest import BIN, LOGS, REPO, sh
 from tests.e2e.timings import timed
+from tests.sample import sample_head
 
 OH = str(BIN / "oh-builder")
 CACHE = "127.0.0.1:5000/openhands/runtime-cache"
@@ -93,7 +94,7 @@ def test_a_change_uploads_only_its_layer(
     shutil.copytree(
         REPO / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
-    head = (REPO / "builder.toml").read_text().split("[[bases]]", 1)[0]
+    head = sample_head(tmp_path / "app")
     cfg = tmp_path / "builder.toml"
     cfg.write_text(
         head.replace('platforms = ["linux/amd64", "linux/arm64"]', 'platforms = ["linux/amd64"]', 1)

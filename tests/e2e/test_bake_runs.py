@@ -18,13 +18,14 @@ from tests.conftest import BASE_CONFIG
 from tests.e2e import registry
 from tests.e2e.conftest import BIN, LOGS, REPO, sh
 from tests.e2e.timings import timed
+from tests.sample import SAMPLE_CONFIG
 
 OH = str(BIN / "oh-builder")
 
 
 def oh(*args: str, out: Path, log: str) -> None:
-    """`oh-builder ARGS` on the repo's default config, building in ``out``; log in LOGS."""
-    sh(OH, *args, "-c", "builder.toml", "--output", str(out / "build"), log=LOGS / log)
+    """`oh-builder ARGS` on the sample profile, building in ``out``; log in LOGS."""
+    sh(OH, *args, "-c", str(SAMPLE_CONFIG), "--output", str(out / "build"), log=LOGS / log)
 
 
 def metadata(path: Path) -> dict[str, dict[str, object]]:
@@ -42,7 +43,7 @@ def test_second_bake_pushes_nothing(baked: dict[str, object], tmp_path: Path) ->
             "--progress",
             "quiet",
             "-c",
-            "builder.toml",
+            str(SAMPLE_CONFIG),
             "--output",
             str(tmp_path / "build"),
             "--metadata-file",
@@ -205,7 +206,7 @@ def test_live_progress_in_a_terminal(baked: dict[str, object], tmp_path: Path) -
             "linux/amd64",
             "--force",
             "-c",
-            "builder.toml",
+            str(SAMPLE_CONFIG),
             "--output",
             str(tmp_path / "build"),
             log=LOGS / "live-progress.log",

@@ -99,8 +99,9 @@ def test_unknown_tool(write_config: Callable[[str], Path]) -> None:
         load_config(path)
 
 
-def test_agent_server_profile_parses() -> None:
-    cfg = load_config(Path(__file__).resolve().parents[2] / "profiles" / "agent-server.toml")
+def test_default_config_is_the_agent_server() -> None:
+    """builder.toml (what `make bake` builds) bakes OpenHands V1's agent-server."""
+    cfg = load_config(Path(__file__).resolve().parents[2] / "builder.toml")
     assert cfg.deps.server == "agent-server"
     assert cfg.deps.entrypoint == "openhands.agent_server"  # the server's default
     assert cfg.deps.app.name == "agent-server" and cfg.registry.cache.endswith("server-cache")
