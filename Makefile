@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: bake plan test test-unit test-app test-e2e lint golden engine bases venv host-tools bench bench-plan clean
+.PHONY: bake plan test test-unit test-app test-e2e lint golden engine bases venv host-tools profiles bench bench-plan clean
 
 # The venv holds oh-builder (editable, with dev tools) and the sample app with the
 # versions its poetry.lock pins, for the app's host tests.
@@ -25,6 +25,10 @@ host-tools:
 
 venv: $(STAMP)
 
+# Profile sources that are fetched, not committed (OpenHands V0's, pinned by sha256).
+profiles: venv
+	$(BIN)/python profiles/fetch.py openhands-v0
+
 engine:
 	bash tests/engine/engine.sh
 
@@ -39,7 +43,7 @@ bake: venv bases
 
 # verify results land in $(RESULTS); tests/tools/compat_table.py turns them into a table.
 RESULTS ?= /var/log/oh-builder/e2e/results
-test: venv host-tools bases
+test: venv host-tools profiles bases
 	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest --durations=15 tests
 
 test-unit: venv
@@ -48,7 +52,7 @@ test-unit: venv
 test-app: venv host-tools
 	$(BIN)/pytest tests/app
 
-test-e2e: venv bases
+test-e2e: venv profiles bases
 	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest tests/e2e
 
 lint: venv

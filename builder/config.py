@@ -203,7 +203,13 @@ class _Parser:
         app = (self.path.parent / app_value).resolve()
         if not app.is_dir():
             raise self.fail(
-                "deps.app", f"directory {app} does not exist; create it or fix the path"
+                "deps.app",
+                f"directory {app} does not exist; create it or fix the path"
+                + (
+                    " (a fetched profile: run `make profiles`)"
+                    if app.parent.name == "profiles"
+                    else ""
+                ),
             )
         for required in ("pyproject.toml", "poetry.lock"):
             if not (app / required).is_file():

@@ -42,8 +42,15 @@ SYSTEM_PACKAGES = (
 
 # deps.server -> the default entrypoint module. "agent-server": OpenHands V1, started by
 # tini as `oh-agent-server [ARGS]`; "action-server": a server started with `PORT WORKDIR`
-# (the sample app, OpenHands V0's action execution server).
-SERVERS = {"agent-server": "openhands.agent_server", "action-server": "action_server"}
+# (the sample app); "openhands-v0": OpenHands V0's action execution server in the seed's
+# layout (source in /openhands/code, the micromamba stand-in), `PORT WORKDIR` as well.
+SERVERS = {
+    "agent-server": "openhands.agent_server",
+    "action-server": "action_server",
+    "openhands-v0": "openhands.runtime.action_execution_server",
+}
+# Where the app's source sits in a runtime image, per server (default /openhands/app).
+APP_DIRS = {"openhands-v0": "code"}
 
 
 @dataclass(frozen=True, kw_only=True)

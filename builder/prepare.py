@@ -7,12 +7,14 @@ import hashlib
 import os
 import shutil
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from builder import __version__
 from builder.errors import OutputError
 from builder.model import (
+    APP_DIRS,
     BROWSER_PACKAGES,
     PYTHON_PACKAGES,
     SYSTEM_PACKAGES,
@@ -159,6 +161,28 @@ def layer_keys(
     }
 
 
+def readme_placeholders(pyproject: bytes) -> dict[str, ContextFile]:
+    """Empty stand-ins for the readme files pyproject.toml declares: `poetry check`
+    refuses a project whose declared readme is missing (openhands-ai's), and the deps
+    build must not change with the readme's text."""
+    try:
+        data = tomllib.loads(pyproject.decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}  # the deps build's `poetry check` names the problem
+    names: list[object] = []
+    for table in (data.get("project", {}), data.get("tool", {}).get("poetry", {})):
+        readme = table.get("readme") if isinstance(table, dict) else None
+        if isinstance(readme, dict):
+            readme = readme.get("file")
+        names += readme if isinstance(readme, list) else [readme]
+    empty = ContextFile(data=b"", executable=False)
+    return {
+        n: empty
+        for n in names
+        if isinstance(n, str) and n and not n.startswith("/") and ".." not in n.split("/")
+    }
+
+
 def prepare(
     config: Config,
     selection: Selection,
@@ -172,6 +196,13 @@ def prepare(
     # go to the deps build as lock/, and stay out of the app layer (a profile whose server
     # comes from its locked packages alone has no app layer).
     lock = {k: app.pop(k) for k in LOCK_FILES}
+    lock.update(readme_placeholders(lock["pyproject.toml"].data))
+    # The app layer's place: /openhands/app, or the seed's /openhands/code for OpenHands
+    # V0, which also keeps its pyproject.toml and poetry.lock there (its version is read
+    # from that pyproject).
+    app_dir = APP_DIRS.get(config.deps.server, "app")
+    if app and app_dir != "app":
+        app = {**lock, **app}
     wrappers = _read(resource_dir("wrappers"))
     tools = _read(resource_dir("dockerfiles") / "context")
     ctx = {**dockerfile_context(config), **layer_keys(config, lock, wrappers, tools)}
@@ -205,7 +236,7 @@ def prepare(
         **{f"wrappers/{k}": v for k, v in wrappers.items()},
         **{f"tools/{k}": v for k, v in tools.items()},
         # The app layer laid out as it sits in the image: copied to / (see runtime.Dockerfile).
-        **{f"app/openhands/app/{k}": v for k, v in app.items()},
+        **{f"app/openhands/{app_dir}/{k}": v for k, v in app.items()},
         **{f"lock/{k}": v for k, v in lock.items()},
     }
     bake = render_bake(

@@ -78,11 +78,49 @@ def is_glibc(name: str) -> bool:
     return name.startswith(GLIBC)
 
 
+def origin_dirs(e: Elf) -> list[Path]:
+    """The directories of ``e``'s $ORIGIN-relative DT_RPATH entries."""
+    here = str(e.path.parent)
+    return [Path(os.path.normpath(x.replace("${ORIGIN}", here).replace("$ORIGIN", here)))
+            for x in e.rpath if "ORIGIN" in x]
+
+
+def inherited_rpaths(files: list[Elf], root: Path) -> dict[Path, list[Path]]:
+    """Bundle directories each file is also searched in through the DT_RPATH of the
+    objects that load it: unlike DT_RUNPATH, a DT_RPATH serves the libraries an object
+    loads, and theirs. auditwheel's grafted libraries rely on it (Pillow 12's
+    pillow.libs/libxcb-*.so needs libXau-*.so beside it, with no path of its own; the
+    extension module's RPATH $ORIGIN/../pillow.libs finds both). real path -> dirs."""
+    inherited: dict[Path, list[Path]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for e in files:
+            if e.runpath:
+                continue  # a DT_RUNPATH turns DT_RPATH (own and inherited) off
+            dirs = [d for d in origin_dirs(e) if d.is_relative_to(root)]
+            dirs += inherited.get(Path(os.path.realpath(e.path)), [])
+            for soname in e.needed:
+                hit = next((d / soname for d in dirs if (d / soname).exists()), None)
+                if hit is None:
+                    continue
+                cur = inherited.setdefault(Path(os.path.realpath(hit)), [])
+                new = [d for d in dirs if d not in cur]
+                if new:
+                    cur.extend(new)
+                    changed = True
+    return inherited
+
+
 def collect(
-    seeds: list[tuple[Elf, Path]], resolver: Resolver, have: set[str]
+    seeds: list[tuple[Elf, Path]],
+    resolver: Resolver,
+    have: set[str],
+    inherited: dict[Path, list[Path]] | None = None,
 ) -> tuple[dict[str, Path], list[str]]:
     """soname -> file in STAGE for everything ``seeds`` need (recursively) and ``have``
     lacks, and the list of (file: soname) that could not be found."""
+    inherited = inherited or {}
     found: dict[str, Path] = {}
     missing: list[str] = []
     queue = list(seeds)
@@ -99,6 +137,11 @@ def collect(
                 for e in [*elf.rpath, *elf.runpath]
                 if "ORIGIN" in e and resolver._dir(e, origin).is_relative_to(resolver.root)
             )
+            if not elf.runpath:
+                origin_hit = origin_hit or any(
+                    (d / soname).exists()
+                    for d in inherited.get(Path(os.path.realpath(elf.path)), ())
+                )
             if origin_hit:
                 continue  # shipped beside it (a wheel's .libs, chromium's own libraries)
             if soname == Path(elf.interpreter).name and elf.interpreter:
@@ -144,13 +187,26 @@ def patch(files: list[Elf], lib_dirs: list[Path], interp: Path, skip_dir: Path |
     return patched
 
 
+def target_elves(root: Path, lib_dirs: list[Path]) -> list[Elf]:
+    """The ELF files under ``root`` for the machine of the bundle's libc (a wheel may
+    carry programs for other machines, which the target never runs)."""
+    libc = next((d / "libc.so.6" for d in lib_dirs if (d / "libc.so.6").exists()), None)
+    found = read(Path(os.path.realpath(libc))) if libc else None
+    files = elves(root)
+    return [e for e in files if e.machine == found.machine] if found else files
+
+
 def check(root: Path, lib_dirs: list[Path]) -> None:
     """Every NEEDED of every ELF file under ``root`` resolves inside the bundle."""
     bad = []
-    for e in elves(root):
+    files = target_elves(root, lib_dirs)
+    inherited = inherited_rpaths(files, root)
+    for e in files:
         dirs = [Path(os.path.normpath(x.replace("${ORIGIN}", str(e.path.parent))
                                       .replace("$ORIGIN", str(e.path.parent))))
                 for x in [*e.rpath, *e.runpath]]
+        if not e.runpath:
+            dirs += inherited.get(Path(os.path.realpath(e.path)), [])
         for n in e.needed:
             if not any((d / n).exists() for d in [*dirs, *lib_dirs]):
                 bad.append(f"{e.path}: {n}")
@@ -218,8 +274,19 @@ def venv(root: Path, stage: Path, triplet: str, system_lib: Path) -> None:
     resolver = Resolver(root, stage, triplet)
     provided, _ = core(stage, triplet, resolver)
     have = set(provided)
-    files = elves(root)
-    found, missing = collect([(e, e.path.parent) for e in files], resolver, have)
+    # Only the target's own ELF files: a wheel may carry programs for other machines
+    # (SpeechRecognition's 32-bit flac-linux-x86 beside its x86_64 one), which the
+    # target never loads.
+    machine = read(Path(os.path.realpath(provided["libc.so.6"]))).machine  # type: ignore[union-attr]
+    everything = elves(root)
+    files = [e for e in everything if e.machine == machine]
+    if len(files) != len(everything):
+        print(f"relocate: venv {len(everything) - len(files)} ELF files for other machines "
+              f"left as they are: " + ", ".join(sorted(str(e.path.relative_to(root))
+                                                     for e in everything if e not in files))[:600])
+    found, missing = collect(
+        [(e, e.path.parent) for e in files], resolver, have, inherited_rpaths(files, root)
+    )
     if missing:
         sys.exit("relocate: the venv needs libraries that neither the bundle nor the "
                  "Python packages provide (the venv layer may only use libraries of the "
@@ -228,7 +295,8 @@ def venv(root: Path, stage: Path, triplet: str, system_lib: Path) -> None:
     if found:
         copy_libs(found, own)
     loader = next(n for n in provided if n.startswith(("ld-linux", "ld64.so")))
-    patched = patch(elves(root), [own, system_lib] if found else [system_lib],
+    patched = patch([e for e in elves(root) if e.machine == machine],
+                    [own, system_lib] if found else [system_lib],
                     system_lib / loader, None)
     print(f"relocate: venv {patched} files patched, {len(found)} own libraries")
 

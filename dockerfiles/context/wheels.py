@@ -195,7 +195,9 @@ def install_venv(venv: Path, stage: Path, wheels: Path, entrypoint: str, browser
         sys.exit(f"venv: the target has CPython {xy}, the build stage {own}")
     site = write_venv(venv, xy, full)
     count = install_wheels(venv, site, xy, wheels)
-    (site / "oh-app.pth").write_text("/openhands/app\n")
+    # The app's source: /openhands/app, or /openhands/code (OpenHands V0's layout); site
+    # adds only the one that exists.
+    (site / "oh-app.pth").write_text("/openhands/app\n/openhands/code\n")
     (venv / "oh-entrypoint").write_text(entrypoint + "\n")
     links = playwright_links(venv, site) if browser else 0
     compile_tree(site)

@@ -141,3 +141,33 @@ def container() -> Iterator[list[str]]:
     yield names
     for n in names:
         subprocess.run(["docker", "rm", "-f", n], capture_output=True, check=False)
+
+
+# The profiles' bases (builder.toml, profiles/*.toml): bake target name -> base image.
+PROFILE_BASES = {
+    "debian-bookworm": "debian:bookworm",
+    "debian-trixie": "debian:trixie",
+    "busybox": "127.0.0.1:5000/oh-test/busybox:static",
+    "musl": "127.0.0.1:5000/oh-test/musl:latest",
+    "noshell": "127.0.0.1:5000/oh-test/noshell:latest",
+    "uid1000": "127.0.0.1:5000/oh-test/uid1000:bookworm",
+}
+
+
+def bake_profile(config: Path, label: str, log: str, out: Path) -> dict[str, str]:
+    """One real `oh-builder bake --push` of CONFIG, timed as LABEL; base image -> runtime
+    tag. Tags are content hashes: an image already pushed from the same inputs is reused
+    (status exists, and the tests pull it), as `make bake` would."""
+    meta = out.parent / "meta.json"
+    with timed(label) as f:
+        sh(
+            str(BIN / "oh-builder"), "bake", "--push", "--progress", "plain",
+            "-c", str(config), "--output", str(out), "--metadata-file", str(meta),
+            log=LOGS / log,
+        )  # fmt: skip
+        done = json.loads(meta.read_text())
+        f["targets"] = str(len(done))
+        f["built"] = str(sum(d["status"] == "built" for d in done))
+    assert {d["status"] for d in done} <= {"built", "exists"}, done
+    tags = json.loads(sh(str(BIN / "oh-builder"), "tags", "--json", "-c", str(config)).stdout)
+    return dict(tags["runtime"])

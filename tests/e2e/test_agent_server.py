@@ -16,41 +16,22 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import BIN, LOGS, REPO, sh
+from tests.e2e.conftest import BIN, PROFILE_BASES, REPO, bake_profile, sh
 from tests.e2e.timings import timed
 
 CONFIG = REPO / "builder.toml"
 KEY = "e2e-session-key"
-# name in the config -> (base image, platforms the test drives)
-BASES = {
-    "debian-bookworm": "debian:bookworm",
-    "debian-trixie": "debian:trixie",
-    "busybox": "127.0.0.1:5000/oh-test/busybox:static",
-    "musl": "127.0.0.1:5000/oh-test/musl:latest",
-    "noshell": "127.0.0.1:5000/oh-test/noshell:latest",
-    "uid1000": "127.0.0.1:5000/oh-test/uid1000:bookworm",
-}
+# bake target name -> base image
+BASES = PROFILE_BASES
 
 
 @pytest.fixture(scope="session")
 def v1_baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """One real bake of builder.toml (the default config), pushed; base image -> runtime tag."""
-    out = tmp_path_factory.mktemp("v1") / "build"
-    meta = out.parent / "meta.json"
-    with timed("agent-server bake: 6 bases x linux/amd64+arm64, --push") as f:
-        sh(
-            str(BIN / "oh-builder"), "bake", "--push", "--progress", "plain",
-            "-c", str(CONFIG), "--output", str(out), "--metadata-file", str(meta),
-            log=LOGS / "bake-agent-server.log",
-        )  # fmt: skip
-        done = json.loads(meta.read_text())
-        f["targets"] = str(len(done))
-    # Tags are content hashes: an image already pushed from the same inputs is reused
-    # (and pulled by the tests), as `make bake` would.
-    assert {d["status"] for d in done} <= {"built", "exists"}, done
-    f["built"] = str(sum(d["status"] == "built" for d in done))
-    tags = json.loads(sh(str(BIN / "oh-builder"), "tags", "--json", "-c", str(CONFIG)).stdout)
-    return dict(tags["runtime"])
+    label = "agent-server bake: 6 bases x linux/amd64+arm64, --push"
+    return bake_profile(
+        CONFIG, label, "bake-agent-server.log", tmp_path_factory.mktemp("v1") / "build"
+    )
 
 
 def start_server(ref: str, name: str, platform: str, *args: str, **env: str) -> None:

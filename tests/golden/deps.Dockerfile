@@ -24,7 +24,7 @@ RUN --mount=type=secret,id=cacert,target=/run/secrets/cacert \
 
 # The locked requirements (with hashes): the same for every platform.
 FROM host AS requirements
-COPY lock/pyproject.toml lock/poetry.lock /src/app/
+COPY lock/ /src/app/
 RUN /opt/oh-build/bin/poetry -C /src/app check --lock \
  && /opt/oh-build/bin/poetry -C /src/app export -f requirements.txt \
       --only main -o /src/requirements.txt
@@ -76,9 +76,9 @@ RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
  && python3 /opt/oh-tools/relocate.py system /openhands /tmp/stage $(cat /openhands/.dlopen) \
  && rm -rf /openhands/.dlopen /tmp/stage && mkdir /openhands/venv \
  && /opt/oh-build/bin/python /opt/oh-tools/finish.py /openhands browser \
- && touch /openhands/.oh-system-56b16025381c17e3 \
- && mkdir -p /oh-out/oh-layers/system-56b16025381c17e3 \
- && mv /openhands /oh-out/oh-layers/system-56b16025381c17e3/ \
+ && touch /openhands/.oh-system-7b25766d85927a47 \
+ && mkdir -p /oh-out/oh-layers/system-7b25766d85927a47 \
+ && mv /openhands /oh-out/oh-layers/system-7b25766d85927a47/ \
  && find /oh-out -exec touch -h -d @1700000000 {} +
 
 # The venv layer: its inputs are the lock and the target's Python packages only.
@@ -99,9 +99,9 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     /opt/oh-build/bin/python /opt/oh-tools/wheels.py install /openhands/venv /stage /wheels \
       action_server browser \
  && python3 /opt/oh-tools/relocate.py venv /openhands/venv /stage /openhands/lib \
- && touch /openhands/venv/.oh-venv-fc2a9ac75e199bc8 \
- && mkdir -p /oh-out/oh-layers/venv-fc2a9ac75e199bc8/openhands \
- && mv /openhands/venv /oh-out/oh-layers/venv-fc2a9ac75e199bc8/openhands/ \
+ && touch /openhands/venv/.oh-venv-2fb95ba4db6fb801 \
+ && mkdir -p /oh-out/oh-layers/venv-2fb95ba4db6fb801/openhands \
+ && mv /openhands/venv /oh-out/oh-layers/venv-2fb95ba4db6fb801/openhands/ \
  && find /oh-out -exec touch -h -d @1700000000 {} +
 
 # Smoke checks: the target's programs run here, bounded in time, on the two layers
@@ -109,8 +109,8 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
 FROM host AS check
 ARG BUILDPLATFORM
 ARG TARGETPLATFORM
-RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-56b16025381c17e3/openhands,target=/openhands \
-    --mount=type=bind,from=venv,source=/oh-out/oh-layers/venv-fc2a9ac75e199bc8/openhands/venv,target=/openhands/venv \
+RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-7b25766d85927a47/openhands,target=/openhands \
+    --mount=type=bind,from=venv,source=/oh-out/oh-layers/venv-2fb95ba4db6fb801/openhands/venv,target=/openhands/venv \
     --mount=type=bind,source=tools/check.py,target=/opt/oh-tools/check.py \
     --mount=type=bind,source=tools/elfinfo.py,target=/opt/oh-tools/elfinfo.py \
     --mount=type=bind,source=tools/relocate.py,target=/opt/oh-tools/relocate.py \
@@ -130,6 +130,6 @@ RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-56b16025381c17
 # /oh-layers/setup-KEY is the kit the runtime image's setup step mounts.
 FROM scratch AS deps
 COPY --link --from=check /check/ok /oh-layers/checked
-COPY --link --from=system /oh-out/oh-layers/system-56b16025381c17e3/openhands/usr/bin/busybox /oh-out/oh-layers/system-56b16025381c17e3/openhands/share/setup.sh /oh-layers/setup-10dda0a8a8d715c1/
+COPY --link --from=system /oh-out/oh-layers/system-7b25766d85927a47/openhands/usr/bin/busybox /oh-out/oh-layers/system-7b25766d85927a47/openhands/share/setup.sh /oh-layers/setup-cc4bdbafbf6e24c4/
 COPY --link --from=system /oh-out/ /
 COPY --link --from=venv /oh-out/ /

@@ -29,11 +29,11 @@ target "deps" {
   inherits   = ["_common"]
   dockerfile = "deps.Dockerfile"
   platforms  = ["linux/amd64", "linux/arm64"]
-  tags       = ["127.0.0.1:5000/openhands/runtime-deps:af8fb3575d6f0ea3"]
+  tags       = ["127.0.0.1:5000/openhands/runtime-deps:7447f2fca900eea9"]
   labels = {
     "org.opencontainers.image.vendor" = "oh-builder"
     "dev.oh-builder.version" = "0.1.0"
-    "dev.oh-builder.deps-hash" = "af8fb3575d6f0ea3"
+    "dev.oh-builder.deps-hash" = "7447f2fca900eea9"
     "org.opencontainers.image.base.name" = "debian:trixie"
     "org.opencontainers.image.source" = "https://example.invalid/repo"
   }
@@ -45,11 +45,11 @@ target "deps-amd64" {
   inherits   = ["_common"]
   dockerfile = "deps.Dockerfile"
   platforms  = ["linux/amd64"]
-  tags       = ["127.0.0.1:5000/openhands/runtime-deps:af8fb3575d6f0ea3-amd64"]
+  tags       = ["127.0.0.1:5000/openhands/runtime-deps:7447f2fca900eea9-amd64"]
   labels = {
     "org.opencontainers.image.vendor" = "oh-builder"
     "dev.oh-builder.version" = "0.1.0"
-    "dev.oh-builder.deps-hash" = "af8fb3575d6f0ea3"
+    "dev.oh-builder.deps-hash" = "7447f2fca900eea9"
     "org.opencontainers.image.base.name" = "debian:trixie"
     "org.opencontainers.image.source" = "https://example.invalid/repo"
   }
@@ -75,11 +75,11 @@ target "runtime" {
         image      = "debian:bookworm"
         deps       = "deps"
         platforms  = ["linux/amd64", "linux/arm64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-1347bb86-af8fb3575d6f-aa188f2bd26c"
+        tag        = "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-6fc089f4-7447f2fca900-aa188f2bd26c"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
-          "dev.oh-builder.deps-hash" = "af8fb3575d6f0ea3"
+          "dev.oh-builder.deps-hash" = "7447f2fca900eea9"
           "dev.oh-builder.source-hash" = "aa188f2bd26c55ba"
           "org.opencontainers.image.base.name" = "debian:bookworm"
           "org.opencontainers.image.source" = "https://example.invalid/repo"
@@ -92,11 +92,11 @@ target "runtime" {
         image      = "127.0.0.1:5000/oh-test/busybox:static"
         deps       = "deps-amd64"
         platforms  = ["linux/amd64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-f53739bd-af8fb3575d6f-aa188f2bd26c"
+        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-7fc9c7f6-7447f2fca900-aa188f2bd26c"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
-          "dev.oh-builder.deps-hash" = "af8fb3575d6f0ea3"
+          "dev.oh-builder.deps-hash" = "7447f2fca900eea9"
           "dev.oh-builder.source-hash" = "aa188f2bd26c55ba"
           "org.opencontainers.image.base.name" = "127.0.0.1:5000/oh-test/busybox:static"
           "org.opencontainers.image.source" = "https://example.invalid/repo"
@@ -109,11 +109,11 @@ target "runtime" {
         image      = "swebench/sweb.eval.x86_64.django_1776_django-11099@sha256:0000000000000000000000000000000000000000000000000000000000000000"
         deps       = "deps"
         platforms  = ["linux/amd64", "linux/arm64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:e729eec1_99_at_sha256_t_0000000000000000000000000000000000000000000000000000000000000000-32e4bdbd-af8fb3575d6f-aa188f2bd26c"
+        tag        = "127.0.0.1:5000/openhands/runtime:e729eec1_99_at_sha256_t_0000000000000000000000000000000000000000000000000000000000000000-a8cbce41-7447f2fca900-aa188f2bd26c"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
-          "dev.oh-builder.deps-hash" = "af8fb3575d6f0ea3"
+          "dev.oh-builder.deps-hash" = "7447f2fca900eea9"
           "dev.oh-builder.source-hash" = "aa188f2bd26c55ba"
           "org.opencontainers.image.base.name" = "swebench/sweb.eval.x86_64.django_1776_django-11099@sha256:0000000000000000000000000000000000000000000000000000000000000000"
           "org.opencontainers.image.source" = "https://example.invalid/repo"

@@ -1,0 +1,148 @@
+"""OpenHands V0: action execution server images (openhands-ai 1.6.0, the seed plan's
+server, profiles/openhands-v0.toml) from a real bake, started with DockerRuntime's exact
+container settings and command, and driven by OpenHands' own ActionExecutionClient.
+
+The command comes from openhands-ai's own ``get_action_execution_server_startup_command``
+(``/openhands/micromamba/bin/micromamba run -n openhands poetry run python -u -m
+openhands.runtime.action_execution_server 8000 --working-dir /workspace --plugins
+agent_skills jupyter --username openhands --user-id 1000 --no-enable-browser``), run
+with ``entrypoint=[]``, ``init=True``, ``working_dir=/openhands/code/``. The client runs
+with the image's own Python in a second container sharing the server's network.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.e2e.conftest import PROFILE_BASES, REPO, bake_profile, sh
+from tests.e2e.timings import timed
+
+CONFIG = REPO / "profiles" / "openhands-v0.toml"
+KEY = "e2e-v0-session-key"
+CLIENT = ["-v", f"{REPO / 'tests/e2e/v0_client.py'}:/tmp/v0_client.py:ro"]
+BASES = PROFILE_BASES
+# Every base natively; arm64 on one base under qemu-user (the server emulated, the client
+# natively beside it).
+CASES = [(b, "linux/amd64") for b in BASES] + [("debian-bookworm", "linux/arm64")]
+
+
+@pytest.fixture(scope="session")
+def v0_baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One real bake of profiles/openhands-v0.toml, pushed; base image -> runtime tag."""
+    label = "openhands-v0 bake: 6 bases x linux/amd64+arm64, --push"
+    return bake_profile(
+        CONFIG, label, "bake-openhands-v0.log", tmp_path_factory.mktemp("v0") / "build"
+    )
+
+
+def client(ref: str, *args: str, network: str | None = None, timeout: float = 300) -> str:
+    """v0_client.py ARGS with the image's own Python (amd64); its last stdout line."""
+    net = ["--network", f"container:{network}"] if network else []
+    r = subprocess.run(
+        [
+            "docker", "run", "--rm", "--pull", "always", "--platform", "linux/amd64", *net,
+            "--entrypoint", "/openhands/bin/oh-python", *CLIENT, ref, "/tmp/v0_client.py", *args,
+        ],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    logs = ""
+    if network:
+        logs = subprocess.run(["docker", "logs", network], capture_output=True, text=True).stdout
+    assert r.returncode == 0, f"client failed:\n{r.stderr[-3000:]}\nserver log:\n{logs[-3000:]}"
+    return r.stdout.strip().splitlines()[-1]
+
+
+def start_as_docker_runtime(ref: str, name: str, platform: str, command: list[str]) -> None:
+    """DockerRuntime's containers.run(): init, entrypoint [], working_dir, environment."""
+    env = {
+        "port": "8000",
+        "PYTHONUNBUFFERED": "1",
+        "OPENHANDS_SESSION_ID": name,
+        "PIP_BREAK_SYSTEM_PACKAGES": "1",
+        "SESSION_API_KEY": KEY,
+    }
+    sh(
+        "docker", "run", "-d", "--pull", "always", "--name", name, "--platform", platform,
+        "--init", "--entrypoint", "", "-w", "/openhands/code/",
+        *[x for k, v in env.items() for x in ("-e", f"{k}={v}")], ref, *command,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("base", "platform"), CASES)
+def test_openhands_v0_client_drives_action_server(
+    v0_baked: dict[str, str], container: list[str], base: str, platform: str
+) -> None:
+    ref = v0_baked[BASES[base]]
+    command = json.loads(client(ref, "command"))
+    assert command[:6] == [
+        "/openhands/micromamba/bin/micromamba", "run", "-n", "openhands", "poetry", "run",
+    ], command  # fmt: skip
+    name = f"oh-v0-{base}-{platform.split('/')[1]}-{uuid.uuid4().hex[:6]}"
+    container.append(name)
+    t0 = time.monotonic()
+    start_as_docker_runtime(ref, name, platform, command)
+    emulated = platform.endswith("arm64")
+    with timed(f"openhands-v0 on {base} ({platform}): ActionExecutionClient checks") as fig:
+        timeout = 1500 if emulated else 300
+        line = client(
+            ref, "drive", "http://127.0.0.1:8000", KEY, str(timeout - 60),
+            network=name, timeout=timeout,
+        )  # fmt: skip
+        got = json.loads(line)
+        fig["alive after"] = f"{got['alive_after_s']} s"
+        fig["seconds"] = f"{time.monotonic() - t0:.1f}"
+    assert got["unauthenticated_status"] == 403, got  # V0 refuses a missing key with 403
+    cmd = got["cmd"]
+    assert isinstance(cmd, dict) and cmd["type"] == "CmdOutputObservation", got
+    assert cmd["exit_code"] == 3, got
+    lines = [line.strip() for line in str(cmd["content"]).splitlines() if line.strip()]
+    assert lines[:4] == ["out", "err", "1000", "/workspace"], cmd
+    assert got["write"] == "FileWriteObservation", got
+    read = got["read"]
+    assert isinstance(read, dict) and read["type"] == "FileReadObservation", got
+    assert read["content"].rstrip("\n") == "written by V0's client", got
+    assert "up/" in got["list_files"] and "v0-note.txt" in got["list_files"], got
+    assert got["list_up"] == ["uploaded.txt"], got
+    assert got["download"] == {"uploaded.txt": "uploaded by V0's client\n"}, got
+    assert got["uploaded_seen_by_shell"].strip().splitlines()[0] == "uploaded by V0's client"
+    machine = sh(
+        "docker", "exec", name, "/openhands/bin/oh-python", "-c",
+        "import platform; print(platform.machine())",
+    ).stdout.strip()  # fmt: skip
+    assert machine == {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}[platform]
+
+
+def test_seed_short_form_starts_v0(v0_baked: dict[str, str], container: list[str]) -> None:
+    """The image's own command (tini -- oh-action-execution-server 8000 /workspace, the
+    seed's short form) serves /alive."""
+    ref = v0_baked["debian:bookworm"]
+    name = f"oh-v0-cmd-{uuid.uuid4().hex[:6]}"
+    container.append(name)
+    run = ["docker", "run", "-d", "--pull", "always", "--name", name]
+    sh(*run, "-e", f"SESSION_API_KEY={KEY}", ref)
+    code = (
+        "import time, urllib.request\n"
+        "for _ in range(240):\n"
+        "    try:\n"
+        "        print(urllib.request.urlopen('http://127.0.0.1:8000/alive').status); break\n"
+        "    except OSError: time.sleep(0.5)\n"
+    )
+    deadline = time.monotonic() + 150
+    out = ""
+    while time.monotonic() < deadline and "200" not in out:
+        out = subprocess.run(
+            ["docker", "exec", name, "/openhands/bin/oh-python", "-c", code],
+            capture_output=True, text=True, check=False,
+        ).stdout  # fmt: skip
+    logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True).stdout
+    assert "200" in out, logs[-3000:]
+    pid1 = sh(
+        "docker", "exec", name, "/openhands/bin/oh-python", "-c",
+        "print(open('/proc/1/cmdline').read().split(chr(0))[0])",
+    ).stdout.strip()  # fmt: skip
+    assert pid1 == "/openhands/usr/bin/tini"
