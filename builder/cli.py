@@ -315,8 +315,9 @@ def verify(
         typer.Option("--skip", help="Skip a check (repeatable), e.g. browser under emulation."),
     ] = None,
 ) -> None:
-    """Start a runtime image and check it through its server's API (the sample/V0
-    action server, or OpenHands V1's agent-server, started as OpenHands starts it)."""
+    """Start a runtime image and check it through its server's API (the sample action
+    server, OpenHands V1's agent-server or V0's action execution server, each started
+    as OpenHands starts it)."""
     from dataclasses import asdict
 
     from rich.table import Table
@@ -325,9 +326,11 @@ def verify(
     from builder.errors import ConfigError
     from builder.verify import CHECKS, raise_on_failure
     from builder.verify import verify as run_verify
+    from builder.verify_v0 import CHECKS as V0_CHECKS
     from builder.verify_v1 import CHECKS as V1_CHECKS
 
-    known = [c for c in dict.fromkeys((*CHECKS, *V1_CHECKS)) if c not in ("alive", "ready")]
+    every = (*CHECKS, *V1_CHECKS, *V0_CHECKS)
+    known = [c for c in dict.fromkeys(every) if c not in ("alive", "ready")]
     for s in skip or ():
         if s not in known:
             raise ConfigError(f"--skip {s!r}: not a check (checks: {', '.join(known)})")

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from builder import engine
+from builder import verify_v0 as v0
 from builder import verify_v1 as v1
 from builder.errors import VerifyError
+from builder.verify_v0 import V0Api
 from builder.verify_v1 import V1Api
 
 PAGE = "<html><head><title>oh verify</title></head><body><h1>Hello from inside</h1></body></html>"
@@ -158,7 +160,7 @@ def check_browser(api: Api) -> str:
     return f"title and text read; screenshot {len(png)} bytes, not blank"
 
 
-def check_base_programs(api: Api | V1Api) -> str:
+def check_base_programs(api: Api | V1Api | V0Api) -> str:
     done = []
     code, out = api.sh("if [ -e /bin/sh ]; then /bin/sh -c true && echo sh; fi")
     _expect(code == 0, f"/bin/sh -c true failed: {out[-200:]}")
@@ -172,7 +174,7 @@ def check_base_programs(api: Api | V1Api) -> str:
     return ", ".join(done) + " work" if done else "base has no shell (nothing to run)"
 
 
-def check_environment(api: Api | V1Api, base_env: dict[str, str]) -> str:
+def check_environment(api: Api | V1Api | V0Api, base_env: dict[str, str]) -> str:
     _, out = api.sh(
         "for v in LD_LIBRARY_PATH PYTHONHOME PYTHONPATH LD_PRELOAD; do "
         'echo "$v=${!v-<unset>}"; done'
@@ -247,6 +249,25 @@ def run_v1_checks(
     return results
 
 
+def run_v0_checks(
+    api: V0Api, base_env: dict[str, str], *, alive_timeout: float, skip: frozenset[str]
+) -> list[CheckResult]:
+    """OpenHands V0's action execution server; ``base programs`` and ``environment`` as
+    for the others."""
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("alive", lambda: f"answered ok {v0.wait_alive(api, alive_timeout):.2f} s after start"),
+        ("auth", lambda: v0.check_auth(api)),
+        ("bash", lambda: v0.check_bash(api)),
+        ("files", lambda: v0.check_files(api)),
+        ("base programs", lambda: check_base_programs(api)),
+        ("environment", lambda: check_environment(api, base_env)),
+    ]
+    results = [run_one(checks[0][0], checks[0][1], skip)]
+    if results[0].ok:
+        results += [run_one(name, fn, skip) for name, fn in checks[1:]]
+    return results
+
+
 def is_agent_server(image: str) -> bool:
     return any(p.endswith("/oh-agent-server") for p in engine.image_entrypoint(image))
 
@@ -259,7 +280,8 @@ def verify(
     skip: frozenset[str] = frozenset(),
 ) -> list[CheckResult]:
     """Start ``image``, run every check, always remove the container. An agent-server
-    image (OpenHands V1) is started as OpenHands starts it and checked through its API."""
+    image (OpenHands V1) is started as OpenHands starts it and checked through its API;
+    an openhands-v0 image through V0's action API."""
     # Registry images are always pulled (a single-platform local copy must never stand in
     # for another platform); a local-only tag is used as it is.
     first = image.split("/", 1)[0]
@@ -267,14 +289,19 @@ def verify(
     if remote:
         engine.pull_image(image, platform=platform)
     key = v1.new_key()
+    base_env = engine.image_env(image)
     agent_server = is_agent_server(image)
-    options = v1.start_options(key) if agent_server else {}
+    v0_server = not agent_server and v0.is_v0(base_env)
+    options = v1.start_options(key) if agent_server else v0.start_options(key) if v0_server else {}
     container_id, port = engine.run_container(image, platform=platform, pull=False, **options)
     try:
-        base_env = engine.image_env(image)
         if agent_server:
             results = run_v1_checks(
                 V1Api(port, key), base_env, alive_timeout=alive_timeout, skip=skip
+            )
+        elif v0_server:
+            results = run_v0_checks(
+                V0Api(port, key), base_env, alive_timeout=alive_timeout, skip=skip
             )
         else:
             results = run_checks(Api(port), base_env, alive_timeout=alive_timeout, skip=skip)

@@ -136,11 +136,23 @@ def baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, o
 
 @pytest.fixture
 def container() -> Iterator[list[str]]:
-    """Names of containers started by a test; removed afterwards whatever happens."""
+    """Names of containers started by a test; removed afterwards whatever happens, and
+    with them the local copy of an OpenHands profile image they ran (pushed, pulled
+    again when needed): each base's copy is unpacked on its own, 1-4 GB, and the disk
+    of this machine holds only so many."""
     names: list[str] = []
     yield names
+    images = set()
     for n in names:
+        r = subprocess.run(
+            ["docker", "inspect", "-f", "{{.Config.Image}}", n],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        images.add(r.stdout.strip())
         subprocess.run(["docker", "rm", "-f", n], capture_output=True, check=False)
+    heavy = ("127.0.0.1:5000/openhands/openhands-v0:", "127.0.0.1:5000/openhands/agent-server:")
+    for image in sorted(i for i in images if i.startswith(heavy)):
+        subprocess.run(["docker", "rmi", image], capture_output=True, check=False)
 
 
 # The profiles' bases (builder.toml, profiles/*.toml): bake target name -> base image.

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import PROFILE_BASES, REPO, bake_profile, sh
+from tests.e2e.conftest import BIN, PROFILE_BASES, REPO, bake_profile, sh
 from tests.e2e.timings import timed
 
 CONFIG = REPO / "profiles" / "openhands-v0.toml"
@@ -146,3 +146,15 @@ def test_seed_short_form_starts_v0(v0_baked: dict[str, str], container: list[str
         "print(open('/proc/1/cmdline').read().split(chr(0))[0])",
     ).stdout.strip()  # fmt: skip
     assert pid1 == "/openhands/usr/bin/tini"
+
+
+@pytest.mark.parametrize("base", ["debian-bookworm", "noshell"])
+def test_verify_knows_v0(v0_baked: dict[str, str], base: str) -> None:
+    """`oh-builder verify` starts a V0 image with a session key and checks V0's API."""
+    r = sh(str(BIN / "oh-builder"), "verify", "--json", v0_baked[BASES[base]], check=False)
+    report = json.loads(r.stdout)
+    checks = {c["name"]: (c["ok"], c["detail"]) for c in report["checks"]}
+    assert list(checks) == [
+        "alive", "auth", "bash", "files", "base programs", "environment",
+    ], checks  # fmt: skip
+    assert report["ok"] and r.returncode == 0, checks
