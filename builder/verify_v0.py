@@ -94,7 +94,12 @@ def check_auth(api: V0Api) -> str:
 
 
 def check_bash(api: V0Api) -> str:
-    code, out = api.sh("cd /workspace && echo 'héllo ☃'; id -u; pwd; (exit 3)")
+    # An ASCII command (octal escapes) with UTF-8 output: V0 strips the command's echo by
+    # its text, and a shell without a UTF-8 locale (the no-shell base) echoes non-ASCII
+    # input as escapes, which then stayed in the output.
+    code, out = api.sh(
+        "cd /workspace && printf 'h\\303\\251llo \\342\\230\\203\\n'; id -u; pwd; (exit 3)"
+    )
     want = "héllo ☃\n1000\n/workspace\n"
     _expect(code == 3 and out == want, f"got exit {code}, output {out!r}; want 3, {want!r}")
     api.sh("cd /tmp && export OH_VERIFY=persisted")
