@@ -10,11 +10,12 @@ same images with that client itself (tests/e2e/v0_client.py).
 from __future__ import annotations
 
 import json
-import secrets
 import time
 import urllib.error
 import urllib.request
 from typing import Any
+
+from builder.verify_v1 import _expect
 
 CHECKS = ("alive", "auth", "bash", "files", "base programs", "environment")
 
@@ -26,10 +27,6 @@ def is_v0(image_env: dict[str, str]) -> bool:
 
 def start_options(key: str) -> dict[str, Any]:
     return {"env": {"SESSION_API_KEY": key}}
-
-
-def new_key() -> str:
-    return secrets.token_hex(16)
 
 
 class V0Api:
@@ -66,11 +63,6 @@ class V0Api:
         code = obs.get("extras", {}).get("metadata", {}).get("exit_code", -1)
         out = str(obs.get("content", ""))
         return int(code), out + "\n" if out else out
-
-
-def _expect(cond: bool, detail: str) -> None:
-    if not cond:
-        raise AssertionError(detail)
 
 
 def wait_alive(api: V0Api, timeout: float) -> float:
