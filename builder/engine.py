@@ -205,6 +205,18 @@ def image_exists(ref: str, platforms: Sequence[str] = ()) -> bool:
     return all(p in have or f"{p}/v8" in have for p in platforms)
 
 
+# runc's init handshake now and then fails on a loaded machine ("waiting for init preliminary
+# setup: read init-p: connection reset by peer", seen once in ~500 container starts in CI);
+# nothing was started, so starting again is safe.
+RUNC_RETRIES = 2
+_RUNC_INIT_FLAKES = ("read init-p: connection reset by peer", "waiting for init preliminary setup")
+
+
+def runc_init_flake(returncode: int | None, stderr: str) -> bool:
+    """Whether a failed container start is runc's transient init-handshake failure."""
+    return returncode == 125 and any(m in stderr for m in _RUNC_INIT_FLAKES)
+
+
 def run_container(
     image: str,
     *,
@@ -223,17 +235,25 @@ def run_container(
     try:
         if pull:
             pull_image(image, platform=platform)
-        c = docker.run(
-            image,
-            list(command),
-            detach=True,
-            workdir=workdir,
-            platform=platform,
-            publish=[("127.0.0.1:", port)],
-            pull="never",
-            envs=dict(env or {}),
-            labels={"dev.oh-builder.verify": "1"},
-        )
+        for attempt in range(RUNC_RETRIES + 1):
+            try:
+                c = docker.run(
+                    image,
+                    list(command),
+                    detach=True,
+                    workdir=workdir,
+                    platform=platform,
+                    publish=[("127.0.0.1:", port)],
+                    pull="never",
+                    envs=dict(env or {}),
+                    labels={"dev.oh-builder.verify": "1"},
+                )
+                break
+            except DockerException as exc:
+                if attempt == RUNC_RETRIES or not runc_init_flake(125, str(exc)):
+                    raise
+                _remove_created(image)
+                time.sleep(2)
     except DockerException as exc:
         raise EngineError(f"{image}: cannot start a container: {_error_text(exc)}") from None
     try:
@@ -246,6 +266,19 @@ def run_container(
         remove_container(str(c.id))
         raise EngineError(f"{image}: the container exited at once: {logs}") from None
     return str(c.id), host_port
+
+
+def _remove_created(image: str) -> None:
+    """Remove the never-started containers a failed ``run_container`` of ``image`` left."""
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    with contextlib.suppress(DockerException):
+        for c in docker.container.list(
+            all=True, filters={"label": "dev.oh-builder.verify=1", "status": "created"}
+        ):
+            if c.config.image == image:
+                docker.container.remove(c, force=True)
 
 
 def remove_container(container_id: str) -> None:

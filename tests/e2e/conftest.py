@@ -10,11 +10,13 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from builder.engine import RUNC_RETRIES, runc_init_flake
 from tests.e2e.timings import TIMINGS, timed
 from tests.sample import SAMPLE_CONFIG
 
@@ -59,7 +61,19 @@ def sh(
             tail = "".join(log.read_text().splitlines(keepends=True)[-25:])
             pytest.fail(f"{' '.join(args)} failed ({r.returncode}); log: {log}\n{tail}")
         return r
-    r = subprocess.run(args, capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False)
+
+    def once() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            args, capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False
+        )
+
+    r = once()
+    for _ in range(RUNC_RETRIES):
+        if not (args[:2] == ("docker", "run") and runc_init_flake(r.returncode, r.stderr)):
+            break
+        print(f"runc init failed to start a container (engine flake), again: {r.stderr.strip()}")
+        time.sleep(2)
+        r = once()
     if check and r.returncode != 0:
         pytest.fail(f"{' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
     return r
