@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: bake plan test test-unit test-app test-e2e lint golden engine bases venv host-tools profiles bench bench-plan clean
+.PHONY: bake plan test test-unit test-app test-e2e lint golden engine bases locks venv host-tools profiles bench bench-plan bench-lock clean
 
 # The venv holds oh-builder (editable, with dev tools) and the sample app with the
 # versions its poetry.lock pins, for the app's host tests.
@@ -35,15 +35,20 @@ engine:
 bases: engine
 	bash tests/engine/bases.sh
 
+# The repository's lock files follow the stand-in bases made on this machine
+# (tests/engine/locks.sh says why); a no-op when they already match.
+locks: venv profiles bases
+	OH_BUILDER=$(BIN)/oh-builder bash tests/engine/locks.sh
+
 plan: venv
 	$(BIN)/oh-builder plan
 
-bake: venv bases
+bake: venv locks
 	$(BIN)/oh-builder bake --push
 
 # verify results land in $(RESULTS); tests/tools/compat_table.py turns them into a table.
 RESULTS ?= /var/log/oh-builder/e2e/results
-test: venv host-tools profiles bases
+test: venv host-tools profiles locks
 	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest --durations=15 tests
 
 test-unit: venv
@@ -52,7 +57,7 @@ test-unit: venv
 test-app: venv host-tools
 	$(BIN)/pytest tests/app
 
-test-e2e: venv profiles bases
+test-e2e: venv profiles locks
 	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest tests/e2e
 
 lint: venv
@@ -65,12 +70,16 @@ golden: venv
 
 # Benchmarks (figures, not tests): legacy vs two-stage on this engine, scale, planning.
 # Writes docs/benchmarks.md, docs/benchmarks.json, docs/img/benchmarks.png (~40 min).
-bench: venv bases
+bench: venv locks
 	$(BIN)/python -m tests.bench.compare --out docs
 
 # Planning alone: 2,294 bases (seconds).
 bench-plan: venv engine
 	$(BIN)/python -m tests.bench.plan_scale 2294
+
+# `oh-builder lock` for 2,294 bases against the local registry (seconds).
+bench-lock: venv bases
+	$(BIN)/python -m tests.bench.lock_scale 2294
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

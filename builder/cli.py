@@ -72,7 +72,7 @@ OutputOpt = Annotated[
 
 def _selection(base: list[str] | None, platform: list[str] | None, shard: str | None) -> Selection:
     from builder.errors import ConfigError
-    from builder.model import KNOWN_PLATFORMS
+    from builder.model import KNOWN_PLATFORMS, normalize_platforms
     from builder.plan import Selection, parse_shard
 
     for p in platform or ():
@@ -82,7 +82,7 @@ def _selection(base: list[str] | None, platform: list[str] | None, shard: str | 
             )
     return Selection(
         bases=tuple(base or ()),
-        platforms=tuple(platform or ()),
+        platforms=normalize_platforms(platform or ()),
         shard=parse_shard(shard) if shard else None,
     )
 
@@ -99,11 +99,13 @@ def plan(
     """Write OUTPUT/docker-bake.hcl, the Dockerfiles and the build context."""
     from builder.config import load_config, resolve_config_path
     from builder.console import out, plan_table
-    from builder.prepare import prepare, write_build_dir
+    from builder.outdir import output_lock, write_build_dir
+    from builder.prepare import prepare
 
     cfg = load_config(resolve_config_path(config))
     prepared = prepare(cfg, _selection(base, platform, shard), build_dir=str(output))
-    write_build_dir(output, prepared.files)
+    with output_lock(output):
+        write_build_dir(output, prepared.files)
     if not quiet:
         out.print(plan_table(prepared.plan, f"{output / 'docker-bake.hcl'}"))
 
@@ -303,6 +305,99 @@ def runtime(
 
 
 @command
+def lock(
+    config: ConfigOpt = None,
+    update: Annotated[
+        bool, typer.Option("--update", help="Resolve again bases already in the lock.")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Change nothing; exit 7 if a base moved or is missing."),
+    ] = False,
+    base: Annotated[
+        list[str] | None,
+        typer.Option("--base", help="With --update/--check: only images matching this glob."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+) -> None:
+    """Record the digest of every base image (and deps.base) in the config's lock file.
+
+    Without --update only missing entries are resolved; entries of images no longer in
+    the config are dropped."""
+    import time
+
+    from builder import engine
+    from builder.config import load_config, resolve_config_path
+    from builder.console import out
+    from builder.errors import ConfigError, StaleLockError
+    from builder.lockfile import (
+        LockEntry,
+        lock_path,
+        locked_images,
+        read_lock,
+        render_lock,
+        resolve_all,
+        select,
+        write_lock,
+    )
+    from builder.registry import Client, NotFound
+
+    if update and check:
+        raise ConfigError("--update and --check exclude each other")
+    cfg = load_config(resolve_config_path(config))
+    path = lock_path(cfg.path)
+    current = read_lock(path)
+    images = locked_images(cfg)
+    chosen = select(images, base or ())
+    if base and not chosen:
+        raise ConfigError(f"{cfg.path}: no base image matches --base {' '.join(base)}")
+    todo = chosen if (update or check) else [i for i in images if i not in current.entries]
+    mirrors, cidrs, hosts = engine.registry_settings()
+    client = Client(mirrors=mirrors, insecure_cidrs=cidrs, insecure_hosts=hosts)
+
+    def resolve(image: str) -> LockEntry:
+        try:
+            return client.resolve(image)
+        except NotFound:
+            from builder.errors import EngineError
+
+            raise EngineError(
+                f"{image}: not found in its registry; check the reference in {cfg.path}"
+            ) from None
+
+    start = time.monotonic()
+    resolved = resolve_all(todo, resolve)
+    seconds = time.monotonic() - start
+    if check:
+        moved = [i for i in todo if i in current.entries and current.entries[i] != resolved[i]]
+        missing = [i for i in todo if i not in current.entries]
+        if moved or missing:
+            parts = [f"moved: {', '.join(moved)}" if moved else ""]
+            parts.append(f"not in the lock: {', '.join(missing)}" if missing else "")
+            raise StaleLockError(
+                f"{path}: {'; '.join(p for p in parts if p)}; "
+                f"run `oh-builder lock -c {cfg.path} --update` and review the change"
+            )
+        if not quiet:
+            out.print(f"{path}: {len(todo)} image(s) unchanged ({seconds:.1f} s)")
+        return
+    entries = {i: current.entries[i] for i in images if i in current.entries}
+    changed = [i for i in todo if entries.get(i) != resolved[i]]
+    entries.update(resolved)
+    dropped = sorted(set(current.entries) - set(images))
+    text = render_lock(cfg.path.name, entries)
+    if not current.exists or changed or dropped or path.read_text(encoding="utf-8") != text:
+        write_lock(path, text)
+    if not quiet:
+        out.print(
+            f"{path}: {len(images)} image(s), {len(todo)} resolved in {seconds:.1f} s, "
+            f"{len(changed)} changed" + (f", {len(dropped)} dropped" if dropped else "")
+        )
+        for i in changed:
+            out.print(f"  {i}: {resolved[i].digest}", soft_wrap=True)
+
+
+@command
 def verify(
     image: Annotated[str, typer.Argument(help="A runtime image reference.")],
     platform: Annotated[str | None, typer.Option("--platform", help="e.g. linux/arm64")] = None,
@@ -397,12 +492,15 @@ def warm(
     """Import the registry cache and the base images into the local builder; push nothing."""
     import time
 
-    from builder import engine
     from builder.branch import cache_branch as detect_branch
     from builder.config import load_config, resolve_config_path
     from builder.console import out
-    from builder.prepare import prepare, write_build_dir
+    from builder.errors import ConfigError
+    from builder.prepare import prepare
+    from builder.run import run_bake
 
+    if progress not in ("auto", "plain", "quiet"):
+        raise ConfigError(f"--progress {progress!r}: use auto, plain or quiet")
     cfg = load_config(resolve_config_path(config))
     prepared = prepare(
         cfg,
@@ -411,15 +509,9 @@ def warm(
         cache_branch=detect_branch(cache_branch),
         cache_export=False,
     )
-    engine.check_engine()
-    write_build_dir(output, prepared.files)
     names = [d.name for d in prepared.plan.deps] + [r.name for r in prepared.plan.runtime]
     start = time.monotonic()
-    for line in engine.bake_stream(
-        output / "docker-bake.hcl", names, overrides={"*.output": "type=cacheonly"}
-    ):
-        if progress == "plain":
-            sys.stderr.write(line + "\n")
+    run_bake(prepared, output=output, targets=names, cache_only=True, progress=progress)
     out.print(
         f"warmed {len(names)} target(s) ({', '.join(names[:8])}{' …' if len(names) > 8 else ''}) "
         f"for {', '.join(sorted({p for r in prepared.plan.runtime for p in r.platforms}))} "

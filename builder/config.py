@@ -16,6 +16,12 @@ from typing import Any
 
 from builder.errors import ConfigError
 from builder.model import (
+    DEFAULT_APP,
+    DEFAULT_BROWSER,
+    DEFAULT_DEPS_BASE,
+    DEFAULT_PLATFORMS,
+    DEFAULT_POETRY_GROUPS,
+    DEFAULT_SERVER,
     DEFAULT_TOOLS,
     KNOWN_PLATFORMS,
     SERVERS,
@@ -25,7 +31,9 @@ from builder.model import (
     Config,
     DepsSettings,
     RegistrySettings,
+    normalize_platforms,
 )
+from builder.poetry import allows, lock_mismatch, module_candidates, read_toml, release_python
 from builder.refs import is_valid_repository, parse_image_ref
 from builder.tags import target_name_for
 
@@ -72,10 +80,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     p.check_keys(data, "")
     build_t = p.table(data, "build")
     p.check_keys(build_t, "build")
-    platforms = p.platforms(build_t.get("platforms"), "build.platforms") or (
-        "linux/amd64",
-        "linux/arm64",
-    )
+    platforms = p.platforms(build_t.get("platforms"), "build.platforms") or DEFAULT_PLATFORMS
     args = p.string_map(build_t.get("args", {}), "build.args", key_re=_ARG_RE)
 
     reg_t = p.table(data, "registry")
@@ -163,9 +168,7 @@ class _Parser:
                     where,
                     f"unknown platform {v!r}{suggestion} (known: {', '.join(KNOWN_PLATFORMS)})",
                 )
-        if len(set(value)) != len(value):
-            raise self.fail(where, "lists a platform twice")
-        return tuple(value)
+        return normalize_platforms(value)
 
     def string_map(
         self, value: object, where: str, *, key_re: re.Pattern[str] | None = None
@@ -196,8 +199,8 @@ class _Parser:
         return tuple(value)
 
     def deps(self, table: Mapping[str, Any]) -> DepsSettings:
-        base = self.image(table.get("base", "debian:trixie"), "deps.base")
-        app_value = table.get("app", "app")
+        base = self.image(table.get("base", DEFAULT_DEPS_BASE), "deps.base")
+        app_value = table.get("app", DEFAULT_APP)
         if not isinstance(app_value, str) or not app_value:
             raise self.fail("deps.app", "must be a path to a Poetry project")
         app = (self.path.parent / app_value).resolve()
@@ -218,7 +221,8 @@ class _Parser:
                     f"{app / required} is missing; the app must be a Poetry project "
                     "with a committed poetry.lock (run 'poetry lock')",
                 )
-        browser = table.get("browser", True)
+        project = self.poetry_project(app, base)
+        browser = table.get("browser", DEFAULT_BROWSER)
         if not isinstance(browser, bool):
             raise self.fail("deps.browser", "must be true or false")
         tools = self.string_list(table.get("tools", list(DEFAULT_TOOLS)), "deps.tools")
@@ -230,13 +234,23 @@ class _Parser:
                     "deps.tools",
                     f"unknown tool {t!r}{suggestion} (known: {', '.join(TOOL_PACKAGES)})",
                 )
-        server = table.get("server", "action-server")
+        server = table.get("server", DEFAULT_SERVER)
         if server not in SERVERS:
             raise self.fail("deps.server", f"must be one of {', '.join(repr(k) for k in SERVERS)}")
         entrypoint = table.get("entrypoint", SERVERS[server])
         if not isinstance(entrypoint, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", entrypoint):
             raise self.fail("deps.entrypoint", "must be a Python module name like 'action_server'")
-        groups = self.string_list(table.get("poetry_groups", ["main"]), "deps.poetry_groups")
+        top = entrypoint.split(".")[0]
+        in_source = (app / top).is_dir() or (app / f"{top}.py").is_file()
+        if not in_source and top.lower() not in module_candidates(project):
+            raise self.fail(
+                "deps.entrypoint",
+                f"module {entrypoint!r}: {top!r} is neither in {app} nor provided by a package "
+                f"in {app / 'poetry.lock'}; fix deps.entrypoint or add the package",
+            )
+        groups = self.string_list(
+            table.get("poetry_groups", list(DEFAULT_POETRY_GROUPS)), "deps.poetry_groups"
+        )
         return DepsSettings(
             base=base,
             app=app,
@@ -246,6 +260,35 @@ class _Parser:
             entrypoint=entrypoint,
             poetry_groups=groups,
         )
+
+    def poetry_project(self, app: Path, base: str) -> dict[str, Any]:
+        """Check what can be known before a build: the lock belongs to the pyproject and
+        allows the bundle's Python. Returns the parsed lock."""
+        files = {}
+        for name in ("pyproject.toml", "poetry.lock"):
+            try:
+                files[name] = read_toml(app / name)
+            except ValueError as exc:
+                raise self.fail("deps.app", f"{app / name}: not valid TOML: {exc}") from None
+        pyproject, lock = files["pyproject.toml"], files["poetry.lock"]
+        why = lock_mismatch(pyproject, lock)
+        if why:
+            raise self.fail(
+                "deps.app",
+                f"{app / 'poetry.lock'} {why}; run `poetry lock` in {app} and commit it",
+            )
+        python = release_python(base)
+        spec = pyproject.get("project", {}).get("requires-python") or (
+            pyproject.get("tool", {}).get("poetry", {}).get("dependencies", {}).get("python")
+        )
+        if python and isinstance(spec, str) and not allows(spec, python):
+            raise self.fail(
+                "deps.base",
+                f"{base} gives the bundle Python {python[0]}.{python[1]}, which "
+                f"{app / 'pyproject.toml'} does not allow (requires-python {spec!r}); "
+                "pick a deps.base whose python3 it allows (debian:trixie has 3.13)",
+            )
+        return lock
 
     def bases(self, value: object, default_platforms: tuple[str, ...]) -> tuple[Base, ...]:
         if value is None or (isinstance(value, list) and not value):

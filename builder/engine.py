@@ -18,7 +18,6 @@ from typing import Any, cast
 from builder.errors import BuildError, EngineError
 
 MIN_BUILDX = (0, 11)
-LOG_HINT = "engine logs: /var/log/oh-builder (when started by 'make engine')"
 
 
 def _docker() -> Any:
@@ -74,26 +73,6 @@ def check_engine() -> dict[str, str]:
     if not m or (int(m.group(1)), int(m.group(2))) < MIN_BUILDX:
         raise EngineError(f"docker buildx {text} is older than 0.11; upgrade the buildx plugin")
     return {"daemon": str(getattr(server, "version", "?")), "buildx": text}
-
-
-def bake_print(
-    bake_file: Path, targets: Sequence[str] = (), variables: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    docker = _docker()
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        result = docker.buildx.bake(
-            targets=list(targets),
-            files=[str(bake_file)],
-            print=True,
-            variables=dict(variables or {}),
-        )
-    except DockerException as exc:
-        raise BuildError(
-            f"{bake_file}: buildx rejected the bake file: {_error_text(exc)}"
-        ) from None
-    return dict(result)
 
 
 def bake_stream(
@@ -215,6 +194,25 @@ _RUNC_INIT_FLAKES = ("read init-p: connection reset by peer", "waiting for init 
 def runc_init_flake(returncode: int | None, stderr: str) -> bool:
     """Whether a failed container start is runc's transient init-handshake failure."""
     return returncode == 125 and any(m in stderr for m in _RUNC_INIT_FLAKES)
+
+
+def registry_settings() -> tuple[list[str], list[str], list[str]]:
+    """The daemon's Docker Hub mirrors, insecure CIDRs and insecure registry hosts (what
+    it pulls ``debian:bookworm`` through and where it speaks plain HTTP)."""
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        rc = docker.system.info().registry_config
+    except DockerException as exc:
+        raise EngineError(
+            f"the Docker daemon is not reachable ({_error_text(exc)}); "
+            "start it (make engine) or set DOCKER_HOST"
+        ) from None
+    data = cast(dict[str, Any], rc if isinstance(rc, dict) else {})
+    indexes = data.get("IndexConfigs") or {}
+    hosts = [name for name, ix in indexes.items() if isinstance(ix, dict) and not ix.get("Secure")]
+    return list(data.get("Mirrors") or []), list(data.get("InsecureRegistryCIDRs") or []), hosts
 
 
 def run_container(

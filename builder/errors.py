@@ -43,4 +43,10 @@ class OutputError(BuilderError):
     exit_code = 6
 
 
+class StaleLockError(BuilderError):
+    """``lock --check``: a base's registry digest moved, or the lock lacks a base."""
+
+    exit_code = 7
+
+
 INTERRUPTED_EXIT_CODE = 130

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64")
@@ -15,6 +16,14 @@ KNOWN_PLATFORMS = (
     "linux/s390x",
     "linux/riscv64",
 )
+
+
+def normalize_platforms(platforms: Iterable[str]) -> tuple[str, ...]:
+    """Sorted and without repeats: the order platforms are written in never changes a
+    target, a tag or a cache key."""
+    return tuple(sorted(set(platforms)))
+
+
 DEFAULT_TOOLS = ("tmux", "bash", "git", "ripgrep", "jq", "nodejs")
 # deps.tools entry -> the distribution packages it needs in the deps build.
 TOOL_PACKAGES: dict[str, tuple[str, ...]] = {
@@ -53,10 +62,19 @@ SERVERS = {
 APP_DIRS = {"openhands-v0": "code"}
 
 
+# The defaults of optional config keys: here and nowhere else (builder.config reads them;
+# the dataclasses below have none, so every value comes from the config parser).
+DEFAULT_DEPS_BASE = "debian:trixie"
+DEFAULT_APP = "app"
+DEFAULT_BROWSER = True
+DEFAULT_SERVER = "action-server"
+DEFAULT_POETRY_GROUPS = ("main",)
+
+
 @dataclass(frozen=True, kw_only=True)
 class BuildSettings:
-    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
-    args: dict[str, str] = field(default_factory=dict)
+    platforms: tuple[str, ...]
+    args: dict[str, str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,13 +86,22 @@ class RegistrySettings:
 
 @dataclass(frozen=True, kw_only=True)
 class DepsSettings:
-    base: str = "debian:trixie"
+    base: str
     app: Path
-    browser: bool = True
-    tools: tuple[str, ...] = DEFAULT_TOOLS
-    server: str = "action-server"
-    entrypoint: str = "action_server"
-    poetry_groups: tuple[str, ...] = ("main",)
+    browser: bool
+    tools: tuple[str, ...]
+    server: str
+    entrypoint: str  # default: SERVERS[server]
+    poetry_groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageDigests:
+    """What an image reference points at in its registry: the digest (an index or a
+    single manifest) and each platform's manifest digest."""
+
+    digest: str
+    platforms: dict[str, str]
 
 
 @dataclass(frozen=True, kw_only=True)

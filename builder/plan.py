@@ -9,10 +9,10 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
-from builder import __version__
 from builder.errors import ConfigError
-from builder.model import Base, Config
+from builder.model import Base, Config, normalize_platforms
 from builder.tags import ref_tag_safe, runtime_tag
+from builder.version import __version__
 
 FALLBACK_BRANCH = "main"
 
@@ -53,6 +53,7 @@ class RuntimeTarget:
     name: str  # bake target name: runtime-<key>
     key: str  # the base's name
     base: str  # image reference as written in the config
+    pinned: str  # what is built on: ``base@digest`` from the lock
     platforms: tuple[str, ...]
     ref: str
     deps_target: str
@@ -110,6 +111,7 @@ def select_bases(config: Config, selection: Selection) -> tuple[Base, ...]:
 
 
 def _narrow(platforms: tuple[str, ...], wanted: tuple[str, ...]) -> tuple[str, ...]:
+    platforms = normalize_platforms(platforms)
     return tuple(p for p in platforms if p in wanted) if wanted else platforms
 
 
@@ -145,11 +147,17 @@ def _cache(
     return CacheSpec(cache_from=cache_from, cache_to=(to,) if export else ())
 
 
+def _digest_label(pinned: str) -> dict[str, str]:
+    _, _, digest = pinned.partition("@")
+    return {"org.opencontainers.image.base.digest": digest} if digest else {}
+
+
 def make_plan(
     config: Config,
     selection: Selection,
     fingerprint: Fingerprint,
     *,
+    pins: dict[str, str] | None = None,
     cache_branch: str = FALLBACK_BRANCH,
     cache_export: bool = True,
 ) -> Plan:
@@ -158,10 +166,15 @@ def make_plan(
     buildx 0.13 requires targets linked by ``target:`` to share a platform set, so a
     base whose platforms differ from the main deps target gets a deps target of its
     own (``deps-<platforms>``), importing the main deps cache.
+
+    pins: image -> ``image@digest`` (from the lock); an image without a pin is built
+    as written (its tag then covers the reference only).
     """
+    pins = pins or {}
     reg = config.registry
     bases = select_bases(config, selection)
-    main_platforms = _narrow(config.build.platforms, selection.platforms)
+    all_platforms = normalize_platforms(config.build.platforms)
+    main_platforms = _narrow(all_platforms, selection.platforms)
     common_labels = {
         "org.opencontainers.image.vendor": "oh-builder",
         "dev.oh-builder.version": __version__,
@@ -169,7 +182,7 @@ def make_plan(
     }
 
     def deps_target(platforms: tuple[str, ...]) -> DepsTarget:
-        full = platforms == config.build.platforms
+        full = platforms == all_platforms
         suffix = "" if full else platform_suffix(platforms)
         name = "deps" if platforms == main_platforms else f"deps-{suffix.replace('.', '-')}"
         tag = fingerprint.deps_hash + (f"-{suffix}" if suffix else "")
@@ -188,6 +201,7 @@ def make_plan(
             labels={
                 **common_labels,
                 "org.opencontainers.image.base.name": config.deps.base,
+                **_digest_label(pins.get(config.deps.base, "")),
                 **config.labels,
             },
         )
@@ -202,11 +216,16 @@ def make_plan(
             continue
         if platforms not in deps:
             deps[platforms] = deps_target(platforms)
+        pinned = pins.get(base.image, base.image)
         tag = runtime_tag(
-            base.image, fingerprint.deps_hash, fingerprint.source_hash, fingerprint.runtime_hash
+            base.image,
+            fingerprint.deps_hash,
+            fingerprint.source_hash,
+            fingerprint.runtime_hash,
+            pinned=pinned,
         )
         cache_key = f"runtime-{base.name}"
-        if platforms != base.platforms:
+        if platforms != normalize_platforms(base.platforms):
             tag += f"-{platform_suffix(platforms)}"
             cache_key += f"-{platform_suffix(platforms)}"
         runtime.append(
@@ -214,6 +233,7 @@ def make_plan(
                 name=f"runtime-{base.name}",
                 key=base.name,
                 base=base.image,
+                pinned=pinned,
                 platforms=platforms,
                 ref=f"{reg.runtime}:{tag}",
                 deps_target=deps[platforms].name,
@@ -224,6 +244,7 @@ def make_plan(
                     **common_labels,
                     "dev.oh-builder.source-hash": fingerprint.source_hash,
                     "org.opencontainers.image.base.name": base.image,
+                    **_digest_label(pinned),
                     **config.labels,
                 },
             )

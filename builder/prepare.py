@@ -3,16 +3,12 @@ the build directory atomically."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder import __version__
-from builder.errors import OutputError
+from builder.lockfile import Lock, lock_path, pinned_refs, read_lock
 from builder.model import (
     APP_DIRS,
     BROWSER_PACKAGES,
@@ -21,10 +17,12 @@ from builder.model import (
     TOOL_PACKAGES,
     Config,
 )
-from builder.plan import Fingerprint, Plan, Selection, make_plan
+from builder.outdir import EPOCH, ContextFile
+from builder.plan import Fingerprint, Plan, Selection, make_plan, select_bases
 from builder.render import render_bake, render_dockerfile
 from builder.resources import resource_dir
 from builder.tags import content_hash, tree_hash
+from builder.version import __version__
 
 # Never part of the app's source: caches, bytecode, VCS and virtualenv folders.
 _IGNORED_DIRS = {
@@ -46,32 +44,14 @@ _IGNORED_DIRS = {
 }
 _IGNORED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 LOCK_FILES = ("pyproject.toml", "poetry.lock")
-_EPOCH = 1_700_000_000  # the fixed mtime of every file in the bundle's layers
-
-
-@dataclass(frozen=True, kw_only=True)
-class ContextFile:
-    data: bytes
-    executable: bool
+# What the build never reads from the output directory: generated files, logs, the marker.
+DOCKERIGNORE = b"docker-bake.hcl\n*.json\nlogs/\n.oh-builder\n"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Prepared:
     plan: Plan
     files: dict[str, ContextFile]  # relative path in the build directory -> content
-
-
-def content_mtime(data: bytes) -> int:
-    """The mtime a context file gets: a function of its content alone.
-
-    COPY keeps mtimes, so they must not depend on the machine or the checkout time (else
-    the app layer differs per machine). One fixed mtime for every file is wrong, though:
-    BuildKit's incremental context transfer takes a file of the same size and mtime as
-    the copy it already has to be unchanged, so an edit that keeps the size (a version
-    bump in poetry.lock) reached the build as the old file. Derived from the content,
-    an edited file gets another mtime, and the same file the same one everywhere.
-    """
-    return _EPOCH - int.from_bytes(hashlib.sha256(data).digest()[:4], "big") % (1 << 28)
 
 
 def _walk(root: Path) -> list[tuple[str, Path]]:
@@ -104,19 +84,20 @@ def system_packages(config: Config) -> list[str]:
     return sorted(set(packages))
 
 
-def dockerfile_context(config: Config) -> dict[str, object]:
+def dockerfile_context(config: Config, deps_base: str) -> dict[str, object]:
+    """``deps_base``: the deps base as built on (pinned by the lock)."""
     d = config.deps
     return {
         "system_packages": system_packages(config),
         "python_packages": list(PYTHON_PACKAGES),
         "version": __version__,
-        "deps_base": d.base,
+        "deps_base": deps_base,
         "browser": d.browser,
         "tools": list(d.tools),
         "server": d.server,
         "entrypoint": d.entrypoint,
         "poetry_groups": list(d.poetry_groups),
-        "epoch": _EPOCH,
+        "epoch": EPOCH,
     }
 
 
@@ -126,6 +107,7 @@ _VENV_TOOLS = ("debs.py", "wheels.py", "elfinfo.py", "relocate.py")
 
 def layer_keys(
     config: Config,
+    deps_base: str,
     lock: dict[str, ContextFile],
     wrappers: dict[str, ContextFile],
     tools: dict[str, ContextFile],
@@ -136,9 +118,9 @@ def layer_keys(
     common = {
         "template": (resource_dir("dockerfiles") / "deps.Dockerfile.j2").read_bytes(),
         "version": __version__.encode(),
-        "deps.base": d.base.encode(),
+        "deps.base": deps_base.encode(),
         "python": " ".join(PYTHON_PACKAGES).encode(),
-        "epoch": str(_EPOCH).encode(),
+        "epoch": str(EPOCH).encode(),
     }
     venv = {
         **common,
@@ -190,22 +172,32 @@ def prepare(
     build_dir: str = "build",
     cache_branch: str = "main",
     cache_export: bool = True,
+    lock: Lock | None = None,
 ) -> Prepared:
+    """Everything a bake of ``selection`` needs; bases are pinned by the config's lock
+    (``lock``, else the file next to the config), and a base it lacks is a ConfigError."""
+    if lock is None:
+        lock = read_lock(lock_path(config.path))
+    pins = pinned_refs(config, lock, select_bases(config, selection))
     app = _read(config.deps.app)
     # The project files describe the dependencies (the venv layer), not the source: they
     # go to the deps build as lock/, and stay out of the app layer (a profile whose server
     # comes from its locked packages alone has no app layer).
-    lock = {k: app.pop(k) for k in LOCK_FILES}
-    lock.update(readme_placeholders(lock["pyproject.toml"].data))
+    project = {k: app.pop(k) for k in LOCK_FILES}
+    project.update(readme_placeholders(project["pyproject.toml"].data))
     # The app layer's place: /openhands/app, or the seed's /openhands/code for OpenHands
     # V0, which also keeps its pyproject.toml and poetry.lock there (its version is read
     # from that pyproject).
     app_dir = APP_DIRS.get(config.deps.server, "app")
     if app and app_dir != "app":
-        app = {**lock, **app}
+        app = {**project, **app}
     wrappers = _read(resource_dir("wrappers"))
     tools = _read(resource_dir("dockerfiles") / "context")
-    ctx = {**dockerfile_context(config), **layer_keys(config, lock, wrappers, tools)}
+    deps_base = pins[config.deps.base]
+    ctx = {
+        **dockerfile_context(config, deps_base),
+        **layer_keys(config, deps_base, project, wrappers, tools),
+    }
     # The deps check imports the entrypoint unless it is the app's own source (the app
     # layer is not in the deps image).
     top = config.deps.entrypoint.split(".")[0]
@@ -215,9 +207,9 @@ def prepare(
     runtime_df = render_dockerfile("runtime", **ctx, app_source=bool(app))
     deps_parts = {
         "deps.Dockerfile": deps_df.encode(),
-        "deps.base": config.deps.base.encode(),
+        "deps.base": deps_base.encode(),
         "version": __version__.encode(),
-        **{f"lock/{k}": v.data for k, v in lock.items()},
+        **{f"lock/{k}": v.data for k, v in project.items()},
         **{f"wrappers/{k}{'*' if v.executable else ''}": v.data for k, v in wrappers.items()},
         **{f"tools/{k}": v.data for k, v in tools.items()},
     }
@@ -227,17 +219,22 @@ def prepare(
         runtime_hash=content_hash({"runtime.Dockerfile": runtime_df.encode()}),
     )
     plan = make_plan(
-        config, selection, fingerprint, cache_branch=cache_branch, cache_export=cache_export
+        config,
+        selection,
+        fingerprint,
+        pins=pins,
+        cache_branch=cache_branch,
+        cache_export=cache_export,
     )
     files: dict[str, ContextFile] = {
         "deps.Dockerfile": ContextFile(data=deps_df.encode(), executable=False),
         "runtime.Dockerfile": ContextFile(data=runtime_df.encode(), executable=False),
-        ".dockerignore": ContextFile(data=b"docker-bake.hcl\n*.json\n", executable=False),
+        ".dockerignore": ContextFile(data=DOCKERIGNORE, executable=False),
         **{f"wrappers/{k}": v for k, v in wrappers.items()},
         **{f"tools/{k}": v for k, v in tools.items()},
         # The app layer laid out as it sits in the image: copied to / (see runtime.Dockerfile).
         **{f"app/openhands/{app_dir}/{k}": v for k, v in app.items()},
-        **{f"lock/{k}": v for k, v in lock.items()},
+        **{f"lock/{k}": v for k, v in project.items()},
     }
     bake = render_bake(
         version=__version__,
@@ -249,41 +246,3 @@ def prepare(
     )
     files["docker-bake.hcl"] = ContextFile(data=bake.encode(), executable=False)
     return Prepared(plan=plan, files=files)
-
-
-def write_build_dir(out: Path, files: dict[str, ContextFile]) -> None:
-    """Write into a sibling temporary directory, then swap it in: never half-written."""
-    out = out.absolute()
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot create the output directory: {exc}") from None
-    try:
-        for rel, f in sorted(files.items()):
-            p = tmp / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(f.data)
-            os.chmod(p, 0o755 if f.executable else 0o644)
-            mtime = content_mtime(f.data)
-            os.utime(p, (mtime, mtime))
-        # Directories too get one fixed mtime and mode (COPY keeps theirs as well, and the
-        # app layer's openhands/ entry stands over the bundle's: never the user's umask).
-        for d in sorted({p for p in tmp.rglob("*") if p.is_dir()} | {tmp}, reverse=True):
-            os.chmod(d, 0o755)
-            os.utime(d, (_EPOCH, _EPOCH))
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"{out}: exists and is not a directory; remove it or pick --output")
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.rename(out, old / "d")
-        os.rename(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"{out}: cannot write the build directory: {exc}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-STATES = ("queued", "building", "cached", "exporting", "pushing", "done", "failed")
 LOG_LINES = 400  # per target, for the summary's log tail
 
 _STEP = re.compile(r"(?:^|\s)\d+/\d+$")
@@ -37,7 +36,7 @@ class TargetResult:
     ref: str
     platforms: tuple[str, ...]
     status: str = "pending"  # outcome: built, exists, failed, pending
-    state: str = "queued"  # live: one of STATES
+    state: str = "queued"  # live: queued building cached exporting pushing done failed
     current: str = ""  # the step running (or last finished)
     digest: str = ""
     seconds: float = 0.0
@@ -48,6 +47,8 @@ class TargetResult:
     running: set[str] = field(default_factory=set)
     cache_error: str = ""
     log: list[str] = field(default_factory=list)
+    log_file: str = ""  # the target's full build log (OUTPUT/logs/TARGET.log)
+    reason: str = ""  # why it failed without building, e.g. "blocked by deps"
 
     def reset(self) -> None:
         """Forget a try's progress before the target is baked again on its own."""
@@ -66,6 +67,8 @@ class TargetResult:
             "cached_steps": len(self.cached),
             "total_steps": len(self.steps),
             "cache_export_error": self.cache_error,
+            "reason": self.reason,
+            "log": self.log_file,
             "log_tail": self.log[-15:] if self.status == "failed" else [],
         }
 
@@ -113,10 +116,12 @@ class Tracker:
         results: Mapping[str, TargetResult],
         targets: Sequence[str],
         clock: Callable[[], float] = time.monotonic,
+        sink: Callable[[str, str], None] | None = None,
     ) -> None:
         self.results = results
         self.targets = list(targets)
         self.clock = clock
+        self.sink = sink  # (target, line): every line of each target's full log
         self.vertices: dict[str, Vertex] = {}
 
     def _touch(self, r: TargetResult) -> None:
@@ -138,6 +143,10 @@ class Tracker:
         v = classify(name, self.targets) if name is not None else self.vertices.get(key)
         if v is None:
             return
+        if self.sink is not None and key not in self.vertices:
+            self.sink(v.target, v.label)
+        elif self.sink is not None and completed and not error:
+            self.sink(v.target, f"{v.label}: {'CACHED' if cached else 'DONE'}")
         self.vertices[key] = v
         r = self.results[v.target]
         self._touch(r)
@@ -163,12 +172,12 @@ class Tracker:
         r.running.clear()
         if v.kind == "cache":
             r.cache_error = error
-            _append(r, f"{v.label}: ERROR (ignored): {error}")
+            self.append(r, f"{v.label}: ERROR (ignored): {error}")
         elif error.endswith("context canceled") or error == "canceled":
-            _append(r, f"{v.label}: canceled")
+            self.append(r, f"{v.label}: canceled")
         else:
             r.state, r.current = "failed", v.label
-            _append(r, f"{v.label}: ERROR: {error}")
+            self.append(r, f"{v.label}: ERROR: {error}")
 
     def status(self, key: str, text: str) -> None:
         v = self.vertices.get(key)
@@ -187,14 +196,15 @@ class Tracker:
             r, prefix = self.results[self.targets[0]], ""
         else:
             r, prefix = self.results[v.target], f"{v.label}: "
-        _append(r, prefix + text)
+        self.append(r, prefix + text)
 
-
-def _append(r: TargetResult, line: str) -> None:
-    """Add to a target's log, keeping the last LOG_LINES (trimmed in batches)."""
-    r.log.append(line)
-    if len(r.log) > 2 * LOG_LINES:
-        del r.log[:-LOG_LINES]
+    def append(self, r: TargetResult, line: str) -> None:
+        """Add to a target's log (the tail kept in memory: the last LOG_LINES)."""
+        if self.sink is not None:
+            self.sink(r.name, line)
+        r.log.append(line)
+        if len(r.log) > 2 * LOG_LINES:
+            del r.log[:-LOG_LINES]
 
 
 def _build_state(r: TargetResult) -> str:

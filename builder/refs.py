@@ -15,7 +15,6 @@ _REFERENCE = re.compile(
     rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
     rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
 )
-TAG_RE = re.compile(rf"^{_TAG}$")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,18 +4,23 @@ target, show progress, and report every target."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import re
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TextIO
 
 from builder import engine
-from builder.errors import BuildError
-from builder.prepare import Prepared, write_build_dir
+from builder.errors import BuildError, OutputError
+from builder.outdir import output_lock, write_build_dir
+from builder.plan import Plan
+from builder.prepare import Prepared
 from builder.progress import PlainParser, RawJsonParser, TargetResult, Tracker
 
 __all__ = ["Interrupted", "TargetResult", "display_mode", "run_bake"]
@@ -45,6 +50,7 @@ def run_bake(
     load: bool = False,
     no_cache: bool = False,
     force: bool = False,
+    cache_only: bool = False,
     metadata_file: Path | None = None,
     progress: str = "auto",
     echo: Echo | None = None,
@@ -52,15 +58,56 @@ def run_bake(
     """Bake ``targets``; raise BuildError (after reporting) when any failed.
 
     progress: auto, live (a Rich table from buildx's rawjson stream), plain (buildx's
-    plain log, grouped on GitHub Actions) or quiet.
+    plain log, grouped on GitHub Actions) or quiet. cache_only: build into the builder's
+    cache and export nothing (``warm``). Every target's full log goes to
+    OUTPUT/logs/TARGET.log.
     """
     engine.check_engine()
-    write_build_dir(output, prepared.files)
+    if metadata_file is not None and not metadata_file.absolute().parent.is_dir():
+        raise OutputError(
+            f"{metadata_file}: cannot write the metadata file: its directory does not exist"
+        )
+    with output_lock(output):
+        write_build_dir(output, prepared.files)
+        with _LogFiles(output / "logs") as logs:
+            return _run(
+                prepared,
+                output,
+                list(targets),
+                logs,
+                push=push,
+                load=load,
+                no_cache=no_cache,
+                force=force,
+                cache_only=cache_only,
+                metadata_file=metadata_file,
+                progress=progress,
+                echo=echo,
+            )
+
+
+def _run(
+    prepared: Prepared,
+    output: Path,
+    targets: list[str],
+    logs: _LogFiles,
+    *,
+    push: bool,
+    load: bool,
+    no_cache: bool,
+    force: bool,
+    cache_only: bool,
+    metadata_file: Path | None,
+    progress: str,
+    echo: Echo | None,
+) -> list[TargetResult]:
     plan = prepared.plan
     every = {d.name: (d.ref, d.platforms) for d in plan.deps}
     every.update({r.name: (r.ref, r.platforms) for r in plan.runtime})
-    names = list(targets) or [plan.deps[0].name, *(r.name for r in plan.runtime)]
+    names = targets or [plan.deps[0].name, *(r.name for r in plan.runtime)]
     results = {n: TargetResult(name=n, ref=every[n][0], platforms=every[n][1]) for n in names}
+    for r in results.values():
+        r.log_file = str(logs.path(r.name))
     if push and not force:
         with ThreadPoolExecutor(max_workers=16) as pool:
             found = pool.map(
@@ -71,6 +118,7 @@ def run_bake(
             for r, exists in zip(results.values(), found, strict=True):
                 if exists:
                     r.status, r.state = "exists", "done"
+                    logs.write(r.name, f"{r.ref}: exists in the registry, skipped")
     todo = [n for n in names if results[n].status == "pending"]
     mode = display_mode(progress)
 
@@ -80,36 +128,138 @@ def run_bake(
         elif mode != "quiet":
             sys.stderr.write(line + "\n")
 
-    bake_file = output / "docker-bake.hcl"
-    options = {"push": push, "load": load, "no_cache": no_cache}
+    bake = functools.partial(
+        _bake,
+        output / "docker-bake.hcl",
+        results=results,
+        mode=mode,
+        echo=show,
+        logs=logs,
+        push=push,
+        load=load,
+        no_cache=no_cache,
+        cache_only=cache_only,
+    )
     out = list(results.values())
     try:
-        if todo:
-            ok = _bake(bake_file, todo, results, mode=mode, echo=show, **options)
-            if not ok:
-                # Keep going: bake what is left one target at a time, so one bad base
-                # cannot stop the others, and each failure has its own log.
-                for n in [n for n in todo if results[n].status != "built"]:
-                    results[n].reset()
-                    _bake(bake_file, [n], results, mode=mode, echo=show, **options)
+        _keep_going(plan, prepared, todo, results, bake, logs)
     except KeyboardInterrupt:
         for r in out:
             if r.status == "pending":
                 r.status, r.state = "interrupted", "failed"
+        with contextlib.suppress(OutputError):
+            _write_metadata(metadata_file, out)
         raise Interrupted(out) from None
-    finally:
-        if metadata_file is not None:
-            metadata_file.write_text(json.dumps([r.as_json() for r in out], indent=2) + "\n")
     failed = [r for r in out if r.status == "failed"]
+    _write_metadata(metadata_file, out, failed=len(failed))
     if failed and mode == "plain" and on_github_actions():
         for r in failed:
-            last = r.log[-1] if r.log else "see the log above"
+            last = r.reason or (r.log[-1] if r.log else "see the log above")
             show(f"::error title=oh-builder: {r.name} failed::{_annotation(last)}")
     if failed:
         raise BuildError(
-            f"{len(failed)} target(s) failed: {', '.join(r.name for r in failed)}", results=out
+            f"{len(failed)} target(s) failed: "
+            + ", ".join(f"{r.name} ({r.reason or 'log: ' + r.log_file})" for r in failed),
+            results=out,
         )
     return out
+
+
+def _keep_going(
+    plan: Plan,
+    prepared: Prepared,
+    todo: list[str],
+    results: dict[str, TargetResult],
+    bake: Callable[[list[str]], bool],
+    logs: _LogFiles,
+) -> None:
+    """Bake ``todo`` together; after a failure, bake what did not finish together again,
+    without the failed targets (and without the runtime targets of a failed deps)."""
+    deps_of = {r.name: r.deps_target for r in plan.runtime}
+    deps_stages = _stages(prepared, "deps.Dockerfile") - _stages(prepared, "runtime.Dockerfile")
+    pending = todo
+    while pending:
+        if bake(pending):
+            return
+        failed = {n for n in pending if results[n].state == "failed"}
+        if not failed:  # buildx failed without naming a target: one at a time tells which
+            for n in pending:
+                if results[n].status != "built":
+                    results[n].reset()
+                    bake([n])
+            return
+        # A runtime target that failed in a deps stage (its `target:` context) means the
+        # deps target failed: report it there.
+        bad_deps = {n for n in failed if n not in deps_of}
+        for n in sorted(failed - bad_deps):
+            if _stage(results[n].current) in deps_stages:
+                bad_deps.add(deps_of[n])
+        for n in sorted(failed | (bad_deps & set(pending))):
+            results[n].status, results[n].state = "failed", "failed"
+        for n in pending:
+            r = results[n]
+            if r.status != "failed" and deps_of.get(n) in bad_deps:
+                r.status, r.state, r.reason = "failed", "failed", f"blocked by {deps_of[n]}"
+                logs.write(n, f"not built: {r.reason} (log: {logs.path(deps_of[n])})")
+        pending = [n for n in pending if results[n].status not in ("built", "failed")]
+        for n in pending:
+            results[n].reset()
+
+
+_STAGE = re.compile(r"^\[(\S+) \d+/\d+\]")
+_FROM = re.compile(r"^FROM\s.*\sAS\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _stage(label: str) -> str:
+    m = _STAGE.match(label)
+    return m.group(1) if m else ""
+
+
+def _stages(prepared: Prepared, dockerfile: str) -> set[str]:
+    f = prepared.files.get(dockerfile)
+    return set(_FROM.findall(f.data.decode())) if f is not None else set()
+
+
+def _write_metadata(path: Path | None, out: Sequence[TargetResult], failed: int = 0) -> None:
+    if path is None:
+        return
+    try:
+        path.write_text(json.dumps([r.as_json() for r in out], indent=2) + "\n")
+    except OSError as exc:
+        also = f" ({failed} target(s) failed; see the summary)" if failed else ""
+        raise OutputError(f"{path}: cannot write the metadata file: {exc}{also}") from None
+
+
+class _LogFiles:
+    """OUTPUT/logs/TARGET.log: every line of each target's build, across retries."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+        self.files: dict[str, TextIO] = {}
+
+    def __enter__(self) -> _LogFiles:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{self.root}: cannot create the log directory: {exc}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for f in self.files.values():
+            f.close()
+
+    def path(self, target: str) -> Path:
+        return self.root / f"{target}.log"
+
+    def write(self, target: str, line: str) -> None:
+        f = self.files.get(target)
+        if f is None:
+            try:
+                f = self.files[target] = self.path(target).open("a", encoding="utf-8")
+            except OSError as exc:
+                raise OutputError(f"{self.path(target)}: cannot write the log: {exc}") from None
+        f.write(line + "\n")
+        f.flush()
 
 
 class Interrupted(KeyboardInterrupt):
@@ -148,15 +298,19 @@ def _display(
 def _bake(
     bake_file: Path,
     names: list[str],
-    results: dict[str, TargetResult],
     *,
+    results: dict[str, TargetResult],
     mode: str,
     echo: Echo,
+    logs: _LogFiles,
     push: bool,
     load: bool,
     no_cache: bool,
+    cache_only: bool,
 ) -> bool:
-    tracker = Tracker(results, names)
+    for n in names:
+        logs.write(n, f"== docker buildx bake {' '.join(names)}")
+    tracker = Tracker(results, names, sink=logs.write)
     live = mode == "live"
     start = time.monotonic()
     ok = True
@@ -173,6 +327,7 @@ def _bake(
                 load=load,
                 no_cache=no_cache,
                 metadata_file=Path(meta.name),
+                overrides={"*.output": "type=cacheonly"} if cache_only else None,
                 progress="rawjson" if live else "plain",
             ):
                 text = parser.feed(line)  # rawjson: only buildx's own error report

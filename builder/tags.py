@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 
 from builder.refs import parse_image_ref
 
-MAX_TAG = 128
 _SLUG_MAX = 88
 _NAME_MAX = 64
 _TAG_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -52,10 +51,13 @@ def base_slug(image: str) -> str:
     return s
 
 
-def runtime_tag(image: str, deps_hash: str, source_hash: str, runtime_hash: str) -> str:
-    """``{slug}-{base}-{deps}-{source}``; ``base`` hashes the exact reference and runtime
-    Dockerfile, so two references never share a tag even when their slugs agree."""
-    base = _sha(f"{image}\0{runtime_hash}".encode())[:8]
+def runtime_tag(
+    image: str, deps_hash: str, source_hash: str, runtime_hash: str, *, pinned: str = ""
+) -> str:
+    """``{slug}-{base}-{deps}-{source}``. ``base`` hashes what is built on (``pinned``:
+    the reference with its locked digest) and the runtime Dockerfile: a base that moved is
+    a new tag, and two references never share one even when their slugs agree."""
+    base = _sha(f"{pinned or image}\0{runtime_hash}".encode())[:8]
     tag = f"{base_slug(image)}-{base}-{deps_hash[:12]}-{source_hash[:12]}"
     assert _TAG_OK.match(tag), tag
     return tag

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import textwrap
 from collections.abc import Callable
@@ -52,11 +53,42 @@ def app_dir(tmp_path: Path) -> Path:
     return app
 
 
+def fake_digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_fake_lock(config_path: Path) -> Path:
+    """A lock for every image of the config: digests made from the reference (what a
+    registry would answer is irrelevant to planning; the e2e suite locks for real)."""
+    from builder.config import load_config
+    from builder.lockfile import LockEntry, lock_path, locked_images, render_lock, write_lock
+
+    config = load_config(config_path)
+    entries = {
+        image: LockEntry(
+            digest=fake_digest(image),
+            platforms={p: fake_digest(f"{image} {p}") for p in ("linux/amd64", "linux/arm64")},
+        )
+        for image in locked_images(config)
+    }
+    path = lock_path(config_path)
+    write_lock(path, render_lock(config_path.name, entries))
+    return path
+
+
 @pytest.fixture
-def write_config(tmp_path: Path, app_dir: Path) -> Callable[[str], Path]:
-    def write(bases: str, *, head: str = BASE_CONFIG) -> Path:
+def write_config(tmp_path: Path, app_dir: Path) -> Callable[..., Path]:
+    """Write a config (and, unless lock=False, a lock with made-up digests next to it)."""
+
+    def write(bases: str, *, head: str = BASE_CONFIG, lock: bool = True) -> Path:
         path = tmp_path / "builder.toml"
         path.write_text(head + "\n" + textwrap.dedent(bases))
+        if lock:
+            try:
+                write_fake_lock(path)
+            except Exception:  # a config the test expects to be rejected: no lock
+                lock_path = path.with_suffix(".lock")
+                lock_path.unlink(missing_ok=True)
         return path
 
     return write

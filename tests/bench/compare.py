@@ -28,8 +28,9 @@ from typing import Any
 
 from builder import engine, hcl
 from builder.config import load_config
+from builder.outdir import write_build_dir
 from builder.plan import Plan, Selection
-from builder.prepare import prepare, write_build_dir
+from builder.prepare import prepare
 from tests.bench import measure, plan_scale, report
 from tests.bench.measure import Result
 from tests.sample import SAMPLE_CONFIG, sample_head
@@ -112,6 +113,10 @@ class Bench:
             f"\n[[bases]]\nimage = {json.dumps(bases[n])}\nname = {json.dumps(n)}\n" for n in names
         )
         (self.work / "builder.toml").write_text(text)
+        subprocess.run(  # the bases' digests, from the registry (builder.lock)
+            [sys.executable, "-m", "builder", "lock", "-q", "-c", str(self.work / "builder.toml")],
+            check=True,
+        )
         prepared = prepare(
             load_config(self.work / "builder.toml"),
             Selection(),

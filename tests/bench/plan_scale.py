@@ -6,6 +6,7 @@ Usage: python -m tests.bench.plan_scale [N] [--no-buildx]
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -15,8 +16,10 @@ import time
 from pathlib import Path
 
 from builder.config import load_config
+from builder.lockfile import LockEntry, lock_path, locked_images, render_lock, write_lock
+from builder.outdir import write_build_dir
 from builder.plan import Selection
-from builder.prepare import prepare, write_build_dir
+from builder.prepare import prepare
 from tests.sample import sample_head
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,11 +45,27 @@ def config_text(n: int) -> str:
     return head + "\n".join(bases)
 
 
+def write_made_up_lock(config: Path) -> None:
+    """Planning reads builder.lock; these SWE-bench names are in no registry here, so
+    their digests are made up (tests/bench/lock_scale.py measures resolving for real)."""
+    entries = {
+        image: LockEntry(
+            digest=f"sha256:{hashlib.sha256(image.encode()).hexdigest()}",
+            platforms={
+                "linux/amd64": f"sha256:{hashlib.sha256(b'a' + image.encode()).hexdigest()}"
+            },
+        )
+        for image in locked_images(load_config(config))
+    }
+    write_lock(lock_path(config), render_lock(config.name, entries))
+
+
 def main(n: int, buildx: bool) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shutil.copytree(REPO / "app", work / "app", ignore=shutil.ignore_patterns("__pycache__"))
         (work / "builder.toml").write_text(config_text(n))
+        write_made_up_lock(work / "builder.toml")
         start = time.perf_counter()
         cfg = load_config(work / "builder.toml")
         prepared = prepare(cfg, Selection(), build_dir=str(work / "build"))

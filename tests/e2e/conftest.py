@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -79,6 +79,29 @@ def sh(
     return r
 
 
+def lock_config(config: Path, *, missing: Sequence[str] = ()) -> Path:
+    """`oh-builder lock` for a config a test wrote (its bases resolved in the registry);
+    ``missing``: references of the config that are in no registry, locked at a made-up
+    digest (a base deleted after it was locked)."""
+    from builder.lockfile import LockEntry, lock_path, read_lock, render_lock, write_lock
+
+    text = config.read_text()
+    if missing:  # lock the others first
+        kept = [b for b in text.split("[[bases]]") if not any(m in b for m in missing)]
+        config.write_text("[[bases]]".join(kept))
+    sh(str(BIN / "oh-builder"), "lock", "-q", "-c", str(config))
+    config.write_text(text)
+    if missing:
+        gone = "sha256:" + "0" * 64
+        path = lock_path(config)
+        entries = dict(read_lock(path).entries)
+        entries.update(
+            {m: LockEntry(digest=gone, platforms={"linux/amd64": gone}) for m in missing}
+        )
+        write_lock(path, render_lock(config.name, entries))
+    return lock_path(config)
+
+
 # The `docker` driver of Docker 26.1 unpacks every image it pushes into the local store
 # (docs/design.md): a suite run leaves ~20 GB of local copies of what the registry holds.
 OURS = ("127.0.0.1:5000/openhands/",)
@@ -99,6 +122,8 @@ def engine() -> None:
     """Engine, registry, binfmt and seeded bases (idempotent scripts; fail, never skip)."""
     sh("bash", "tests/engine/engine.sh", log=LOGS / "engine.log")
     sh("bash", "tests/engine/bases.sh", log=LOGS / "bases.log")
+    os.environ.setdefault("OH_BUILDER", str(BIN / "oh-builder"))
+    sh("bash", "tests/engine/locks.sh", log=LOGS / "locks.log")
     drop_local_copies()
     root = sh("docker", "info", "--format", "{{.DockerRootDir}}").stdout.strip()
     free = shutil.disk_usage(root).free / 1e9

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,49 @@ def storage() -> tuple[int, int]:
         raise AssertionError(f"{DATA}: no registry storage here; run 'make engine'")
     sizes = [p.stat().st_size for p in DATA.rglob("data") if p.is_file()]
     return len(sizes), sum(sizes)
+
+
+def _send(method: str, url: str, body: bytes = b"", content_type: str = "") -> None:
+    req = urllib.request.Request(url, data=body or None, method=method)
+    if content_type:
+        req.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(req, timeout=30):
+        pass
+
+
+def copy(src: str, dst_repo: str, tags: Iterable[str]) -> str:
+    """Put the index ``src`` (host/repo:tag, same host) under ``tags`` of ``dst_repo``:
+    blobs mounted, platform manifests pushed by digest, the index under every tag; its
+    digest. What a base image update looks like to a registry's clients."""
+    host, repo, tag = _split(src)
+    base = f"http://{host}/v2"
+    req = urllib.request.Request(f"{base}/{repo}/manifests/{tag}", headers={"Accept": ACCEPT})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        index, index_type = r.read(), r.headers["Content-Type"]
+        digest = r.headers["Docker-Content-Digest"]
+    for m in json.loads(index)["manifests"]:
+        req = urllib.request.Request(
+            f"{base}/{repo}/manifests/{m['digest']}", headers={"Accept": ACCEPT}
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            manifest, manifest_type = r.read(), r.headers["Content-Type"]
+        doc = json.loads(manifest)
+        for blob in [doc["config"], *doc.get("layers", [])]:
+            _send("POST", f"{base}/{dst_repo}/blobs/uploads/?mount={blob['digest']}&from={repo}")
+        _send("PUT", f"{base}/{dst_repo}/manifests/{m['digest']}", manifest, manifest_type)
+    with ThreadPoolExecutor(16) as pool:
+        list(
+            pool.map(
+                lambda t: _send("PUT", f"{base}/{dst_repo}/manifests/{t}", index, index_type),
+                tags,
+            )
+        )
+    return str(digest)
+
+
+def image_config(ref: str, platform: str = "linux/amd64") -> dict[str, Any]:
+    """The image config (labels, env, …) of one platform of the index ``ref``."""
+    host, repo, _ = _split(ref)
+    digest = platform_manifests(ref)[platform]["config"]["digest"]
+    with urllib.request.urlopen(f"http://{host}/v2/{repo}/blobs/{digest}", timeout=30) as r:
+        return json.load(r)  # type: ignore[no-any-return]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BIN, LOGS, REPO, sh
+from tests.e2e.conftest import BIN, LOGS, REPO, lock_config, sh
 from tests.e2e.timings import timed
 from tests.sample import sample_head
 
@@ -100,6 +100,7 @@ def test_a_change_uploads_only_its_layer(
         head.replace('platforms = ["linux/amd64", "linux/arm64"]', 'platforms = ["linux/amd64"]', 1)
         + '[[bases]]\nimage = "debian:bookworm"\n'
     )
+    lock_config(cfg)
     change(tmp_path, cfg)
     tags = json.loads(sh(OH, "tags", "--json", "-c", str(cfg)).stdout)
     new_ref, deps_ref = tags["runtime"]["debian:bookworm"], tags["deps"]

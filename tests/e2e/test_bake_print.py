@@ -13,9 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builder.config import load_config
+from builder.lockfile import read_lock
+from builder.outdir import write_build_dir
 from builder.plan import Selection
-from builder.prepare import prepare, write_build_dir
-from tests.conftest import BASE_CONFIG, REPO
+from builder.prepare import prepare
+from tests.conftest import BASE_CONFIG, REPO, fake_digest, write_fake_lock
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
@@ -33,6 +35,10 @@ def bake_print(build: Path, cwd: Path) -> dict[str, object]:
 
 
 def plan_and_print(config: Path, tmp: Path) -> tuple[dict[str, object], object]:
+    """Plan (a config of its own gets a lock of made-up digests: printing resolves
+    nothing) and print the bake file with buildx."""
+    if not config.with_suffix(".lock").exists():
+        write_fake_lock(config)
     prepared = prepare(load_config(config), Selection(), build_dir="build")
     write_build_dir(tmp / "build", prepared.files)
     return bake_print(tmp / "build", tmp), prepared.plan
@@ -51,7 +57,10 @@ def test_default_config_print(engine: None, tmp_path: Path) -> None:
         assert t["contexts"] == {"deps": "target:deps"}
         assert t["platforms"] == ["linux/amd64", "linux/arm64"]
         assert t["dockerfile"] == "runtime.Dockerfile"
-    assert runtime["runtime-debian-bookworm"]["args"]["BASE_IMAGE"] == "debian:bookworm"
+    lock = read_lock(REPO / "builder.lock").entries
+    assert runtime["runtime-debian-bookworm"]["args"]["BASE_IMAGE"] == (
+        f"debian:bookworm@{lock['debian:bookworm'].digest}"
+    )
     assert data["group"]["default"]["targets"] == ["deps", "runtime"]
 
 
@@ -87,7 +96,7 @@ def test_awkward_bases_print(engine: None, tmp_path: Path, app_dir: Path) -> Non
     targets = data["target"]
     assert isinstance(targets, dict)
     images = sorted(t["args"]["BASE_IMAGE"] for n, t in targets.items() if n.startswith("runtime-"))
-    assert images == sorted(bases)
+    assert images == sorted(b if "@" in b else f"{b}@{fake_digest(b)}" for b in bases)
     for name, t in targets.items():
         for tag in t["tags"]:
             assert len(tag.rsplit(":", 1)[1]) <= 128, (name, tag)

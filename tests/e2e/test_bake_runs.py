@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from tests.conftest import BASE_CONFIG
 from tests.e2e import registry
-from tests.e2e.conftest import BIN, LOGS, REPO, sh
+from tests.e2e.conftest import BIN, LOGS, REPO, lock_config, sh
 from tests.e2e.timings import timed
 from tests.sample import SAMPLE_CONFIG
 
@@ -69,6 +70,7 @@ def test_bad_base_does_not_stop_the_others(
         + '[[bases]]\nimage = "debian:bookworm"\n'
         + '[[bases]]\nimage = "127.0.0.1:5000/oh-test/does-not-exist:nope"\nname = "missing"\n'
     )
+    lock_config(cfg, missing=["127.0.0.1:5000/oh-test/does-not-exist:nope"])
     (app_dir / "action_server" / "__main__.py").write_text("")
     meta = tmp_path / "meta.json"
     with timed("matrix with one bad base (amd64): the rest built, exit 4"):
@@ -89,10 +91,21 @@ def test_bad_base_does_not_stop_the_others(
             check=False,
         )
     assert r.returncode == 4
-    status = {t: d["status"] for t, d in metadata(meta).items()}
+    data = metadata(meta)
+    status = {t: d["status"] for t, d in data.items()}
     assert status["runtime-missing"] == "failed"
     assert status["runtime-debian-bookworm"] in ("built", "exists")
-    assert metadata(meta)["runtime-missing"]["log_tail"]
+    assert data["runtime-missing"]["log_tail"]
+    # Keep-going stays parallel: one bake of everything, then one of what is left
+    # (never a bake per target); each target's whole log is in OUTPUT/logs.
+    missing_log = Path(str(data["runtime-missing"]["log"]))
+    assert missing_log == tmp_path / "build" / "logs" / "runtime-missing.log"
+    assert f"runtime-missing (log: {missing_log})" in r.stderr
+    assert "does-not-exist" in missing_log.read_text()
+    bakes = re.findall(
+        r"^== docker buildx bake (.*)$", Path(str(data["deps"]["log"])).read_text(), re.M
+    )
+    assert bakes == ["deps runtime-debian-bookworm runtime-missing", "deps runtime-debian-bookworm"]
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +248,7 @@ def test_ctrl_c_pushes_no_tag(baked: dict[str, object], tmp_path: Path, app_dir:
         ).replace('base = "debian:trixie"', 'base = "debian:bookworm"', 1)
         + '[[bases]]\nimage = "debian:bookworm"\n'
     )
+    lock_config(cfg)
     tags = json.loads(sh(OH, "tags", "--json", "-c", str(cfg)).stdout)
     runtime_ref = tags["runtime"]["debian:bookworm"]
     deps_before = registry.get(tags["deps"]) if registry.exists(tags["deps"]) else None
@@ -267,7 +281,15 @@ def test_ctrl_c_pushes_no_tag(baked: dict[str, object], tmp_path: Path, app_dir:
         # only after the step: interrupt at a fixed time instead, well inside a
         # --no-cache deps build (over a minute here).
         f.write(proc.stdout.readline())
-        time.sleep(20)
+        time.sleep(10)
+        # The output directory is the running bake's context: another oh-builder on it
+        # refuses at once and changes nothing.
+        marker = (build / ".oh-builder").stat().st_ino
+        other = sh(OH, "plan", "-c", str(cfg), "--output", str(build), check=False)
+        assert other.returncode == 6, other.stdout + other.stderr
+        assert f"{build}: in use by another oh-builder (pid {proc.pid})" in other.stderr
+        assert (build / ".oh-builder").stat().st_ino == marker, "the context was replaced"
+        time.sleep(10)
         with timed("Ctrl-C during a --no-cache bake: exit after SIGINT"):
             os.killpg(proc.pid, signal.SIGINT)
             rest, _ = proc.communicate(timeout=120)

@@ -11,7 +11,7 @@
 #   venv    the locked dependencies, relocated, with bytecode   (changes with the lock)
 #   app     the app's source, added by the runtime image        (changes with the source)
 
-FROM --platform=$BUILDPLATFORM debian:trixie AS host
+FROM --platform=$BUILDPLATFORM debian:trixie@sha256:73894be5ff9bd69bbaef37722e1a4993cddd30141b672c022cc7055545cafafd AS host
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
@@ -76,9 +76,9 @@ RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
  && python3 /opt/oh-tools/relocate.py system /openhands /tmp/stage $(cat /openhands/.dlopen) \
  && rm -rf /openhands/.dlopen /tmp/stage && mkdir /openhands/venv \
  && /opt/oh-build/bin/python /opt/oh-tools/finish.py /openhands browser \
- && touch /openhands/.oh-system-7b25766d85927a47 \
- && mkdir -p /oh-out/oh-layers/system-7b25766d85927a47 \
- && mv /openhands /oh-out/oh-layers/system-7b25766d85927a47/ \
+ && touch /openhands/.oh-system-3ce163e5edcae9c7 \
+ && mkdir -p /oh-out/oh-layers/system-3ce163e5edcae9c7 \
+ && mv /openhands /oh-out/oh-layers/system-3ce163e5edcae9c7/ \
  && find /oh-out -exec touch -h -d @1700000000 {} +
 
 # The venv layer: its inputs are the lock and the target's Python packages only.
@@ -99,9 +99,9 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     /opt/oh-build/bin/python /opt/oh-tools/wheels.py install /openhands/venv /stage /wheels \
       action_server browser \
  && python3 /opt/oh-tools/relocate.py venv /openhands/venv /stage /openhands/lib \
- && touch /openhands/venv/.oh-venv-2fb95ba4db6fb801 \
- && mkdir -p /oh-out/oh-layers/venv-2fb95ba4db6fb801/openhands \
- && mv /openhands/venv /oh-out/oh-layers/venv-2fb95ba4db6fb801/openhands/ \
+ && touch /openhands/venv/.oh-venv-086b579fa6ddf683 \
+ && mkdir -p /oh-out/oh-layers/venv-086b579fa6ddf683/openhands \
+ && mv /openhands/venv /oh-out/oh-layers/venv-086b579fa6ddf683/openhands/ \
  && find /oh-out -exec touch -h -d @1700000000 {} +
 
 # Smoke checks: the target's programs run here, bounded in time, on the two layers
@@ -109,8 +109,8 @@ RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
 FROM host AS check
 ARG BUILDPLATFORM
 ARG TARGETPLATFORM
-RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-7b25766d85927a47/openhands,target=/openhands \
-    --mount=type=bind,from=venv,source=/oh-out/oh-layers/venv-2fb95ba4db6fb801/openhands/venv,target=/openhands/venv \
+RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-3ce163e5edcae9c7/openhands,target=/openhands \
+    --mount=type=bind,from=venv,source=/oh-out/oh-layers/venv-086b579fa6ddf683/openhands/venv,target=/openhands/venv \
     --mount=type=bind,source=tools/check.py,target=/opt/oh-tools/check.py \
     --mount=type=bind,source=tools/elfinfo.py,target=/opt/oh-tools/elfinfo.py \
     --mount=type=bind,source=tools/relocate.py,target=/opt/oh-tools/relocate.py \
@@ -130,6 +130,6 @@ RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-7b25766d85927a
 # /oh-layers/setup-KEY is the kit the runtime image's setup step mounts.
 FROM scratch AS deps
 COPY --link --from=check /check/ok /oh-layers/checked
-COPY --link --from=system /oh-out/oh-layers/system-7b25766d85927a47/openhands/usr/bin/busybox /oh-out/oh-layers/system-7b25766d85927a47/openhands/share/setup.sh /oh-layers/setup-cc4bdbafbf6e24c4/
+COPY --link --from=system /oh-out/oh-layers/system-3ce163e5edcae9c7/openhands/usr/bin/busybox /oh-out/oh-layers/system-3ce163e5edcae9c7/openhands/share/setup.sh /oh-layers/setup-6aa2a877f1dc4e12/
 COPY --link --from=system /oh-out/ /
 COPY --link --from=venv /oh-out/ /

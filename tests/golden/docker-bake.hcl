@@ -29,12 +29,13 @@ target "deps" {
   inherits   = ["_common"]
   dockerfile = "deps.Dockerfile"
   platforms  = ["linux/amd64", "linux/arm64"]
-  tags       = ["127.0.0.1:5000/openhands/runtime-deps:7447f2fca900eea9"]
+  tags       = ["127.0.0.1:5000/openhands/runtime-deps:b1b1f9fe79186fef"]
   labels = {
     "org.opencontainers.image.vendor" = "oh-builder"
     "dev.oh-builder.version" = "0.1.0"
-    "dev.oh-builder.deps-hash" = "7447f2fca900eea9"
+    "dev.oh-builder.deps-hash" = "b1b1f9fe79186fef"
     "org.opencontainers.image.base.name" = "debian:trixie"
+    "org.opencontainers.image.base.digest" = "sha256:73894be5ff9bd69bbaef37722e1a4993cddd30141b672c022cc7055545cafafd"
     "org.opencontainers.image.source" = "https://example.invalid/repo"
   }
   cache-from = ["type=registry,ref=127.0.0.1:5000/openhands/runtime-cache:deps--main"]
@@ -45,12 +46,13 @@ target "deps-amd64" {
   inherits   = ["_common"]
   dockerfile = "deps.Dockerfile"
   platforms  = ["linux/amd64"]
-  tags       = ["127.0.0.1:5000/openhands/runtime-deps:7447f2fca900eea9-amd64"]
+  tags       = ["127.0.0.1:5000/openhands/runtime-deps:b1b1f9fe79186fef-amd64"]
   labels = {
     "org.opencontainers.image.vendor" = "oh-builder"
     "dev.oh-builder.version" = "0.1.0"
-    "dev.oh-builder.deps-hash" = "7447f2fca900eea9"
+    "dev.oh-builder.deps-hash" = "b1b1f9fe79186fef"
     "org.opencontainers.image.base.name" = "debian:trixie"
+    "org.opencontainers.image.base.digest" = "sha256:73894be5ff9bd69bbaef37722e1a4993cddd30141b672c022cc7055545cafafd"
     "org.opencontainers.image.source" = "https://example.invalid/repo"
   }
   cache-from = ["type=registry,ref=127.0.0.1:5000/openhands/runtime-cache:deps-amd64--main", "type=registry,ref=127.0.0.1:5000/openhands/runtime-cache:deps--main"]
@@ -72,16 +74,17 @@ target "runtime" {
     item = [
       {
         name       = "debian-bookworm"
-        image      = "debian:bookworm"
+        image      = "debian:bookworm@sha256:54a065b903a02b35a253c4a32a811fc5408e2d1c7ce8dfdc6b9c84549925d2fa"
         deps       = "deps"
         platforms  = ["linux/amd64", "linux/arm64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-6fc089f4-7447f2fca900-aa188f2bd26c"
+        tag        = "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-735f8848-b1b1f9fe7918-aa188f2bd26c"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
-          "dev.oh-builder.deps-hash" = "7447f2fca900eea9"
+          "dev.oh-builder.deps-hash" = "b1b1f9fe79186fef"
           "dev.oh-builder.source-hash" = "aa188f2bd26c55ba"
           "org.opencontainers.image.base.name" = "debian:bookworm"
+          "org.opencontainers.image.base.digest" = "sha256:54a065b903a02b35a253c4a32a811fc5408e2d1c7ce8dfdc6b9c84549925d2fa"
           "org.opencontainers.image.source" = "https://example.invalid/repo"
         }
         cache_from = ["type=registry,ref=127.0.0.1:5000/openhands/runtime-cache:runtime-debian-bookworm--main"]
@@ -89,16 +92,17 @@ target "runtime" {
       },
       {
         name       = "busybox"
-        image      = "127.0.0.1:5000/oh-test/busybox:static"
+        image      = "127.0.0.1:5000/oh-test/busybox:static@sha256:7408d1550c8a002199ee1315a249f3b6a96d1e8275f509d3a58dbc844a7dba93"
         deps       = "deps-amd64"
         platforms  = ["linux/amd64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-7fc9c7f6-7447f2fca900-aa188f2bd26c"
+        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-6ed29b94-b1b1f9fe7918-aa188f2bd26c"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
-          "dev.oh-builder.deps-hash" = "7447f2fca900eea9"
+          "dev.oh-builder.deps-hash" = "b1b1f9fe79186fef"
           "dev.oh-builder.source-hash" = "aa188f2bd26c55ba"
           "org.opencontainers.image.base.name" = "127.0.0.1:5000/oh-test/busybox:static"
+          "org.opencontainers.image.base.digest" = "sha256:7408d1550c8a002199ee1315a249f3b6a96d1e8275f509d3a58dbc844a7dba93"
           "org.opencontainers.image.source" = "https://example.invalid/repo"
         }
         cache_from = ["type=registry,ref=127.0.0.1:5000/openhands/runtime-cache:runtime-busybox--main"]
@@ -109,13 +113,14 @@ target "runtime" {
         image      = "swebench/sweb.eval.x86_64.django_1776_django-11099@sha256:0000000000000000000000000000000000000000000000000000000000000000"
         deps       = "deps"
         platforms  = ["linux/amd64", "linux/arm64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:e729eec1_99_at_sha256_t_0000000000000000000000000000000000000000000000000000000000000000-a8cbce41-7447f2fca900-aa188f2bd26c"
+        tag        = "127.0.0.1:5000/openhands/runtime:e729eec1_99_at_sha256_t_0000000000000000000000000000000000000000000000000000000000000000-d1afc68a-b1b1f9fe7918-aa188f2bd26c"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
-          "dev.oh-builder.deps-hash" = "7447f2fca900eea9"
+          "dev.oh-builder.deps-hash" = "b1b1f9fe79186fef"
           "dev.oh-builder.source-hash" = "aa188f2bd26c55ba"
           "org.opencontainers.image.base.name" = "swebench/sweb.eval.x86_64.django_1776_django-11099@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+          "org.opencontainers.image.base.digest" = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
           "org.opencontainers.image.source" = "https://example.invalid/repo"
         }
         cache_from = ["type=registry,ref=127.0.0.1:5000/openhands/runtime-cache:runtime-swebench-sweb-eval-x86_64-django_17-262ba11a0bf45352"]

@@ -7,14 +7,14 @@ USER 0:0
 # Per-base setup (user, /workspace) first, by the bundle's static busybox mounted from the
 # deps image: no shell, libc or package manager of the base is used, and the step depends
 # only on the base and that small kit, so a change of the bundle never runs it again.
-RUN --mount=type=bind,from=deps,source=/oh-layers/setup-cc4bdbafbf6e24c4,target=/oh-setup \
+RUN --mount=type=bind,from=deps,source=/oh-layers/setup-6aa2a877f1dc4e12,target=/oh-setup \
     ["/oh-setup/busybox", "sh", "/oh-setup/setup.sh"]
 # The system and venv layers: each identical on every base (same digest, stored and
 # pushed once per platform, the same blob on every re-run); a lock change replaces the
 # venv layer alone. Each source path names its layer's key, so each step is cached per
 # layer input.
-COPY --link --from=deps /oh-layers/system-7b25766d85927a47/ /
-COPY --link --from=deps /oh-layers/venv-2fb95ba4db6fb801/ /
+COPY --link --from=deps /oh-layers/system-3ce163e5edcae9c7/ /
+COPY --link --from=deps /oh-layers/venv-086b579fa6ddf683/ /
 # The app source last: a source-only change rebuilds and pushes this one small layer. The
 # context holds it as app/openhands/app/ with fixed mtimes: copied to /, every entry keeps
 # them, so the same source gives the same blob on every run.

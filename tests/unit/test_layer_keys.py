@@ -7,7 +7,8 @@ import dataclasses
 from pathlib import Path
 
 from builder.config import load_config
-from builder.prepare import ContextFile, layer_keys
+from builder.outdir import ContextFile
+from builder.prepare import layer_keys
 
 CONFIG = Path(__file__).resolve().parents[1] / "golden" / "builder.toml"
 LOCK = {
@@ -24,9 +25,13 @@ TOOLS = {
 }
 
 
+BASE = "debian:trixie@sha256:" + "0" * 64
+
+
 def changed(**edits: object) -> set[str]:
     config = load_config(CONFIG)
     lock, wrappers, tools = dict(LOCK), dict(WRAPPERS), dict(TOOLS)
+    base = BASE
     for what, value in edits.items():
         if what == "lock":
             lock["poetry.lock"] = ContextFile(data=str(value).encode(), executable=False)
@@ -34,12 +39,14 @@ def changed(**edits: object) -> set[str]:
             wrappers["share/setup.sh"] = ContextFile(data=str(value).encode(), executable=False)
         elif what in TOOLS:
             tools[what] = ContextFile(data=str(value).encode(), executable=False)
+        elif what == "base":
+            base = str(value)
         elif what == "tools":
             config = dataclasses.replace(
                 config, deps=dataclasses.replace(config.deps, tools=("tmux", "git"))
             )
-    before = layer_keys(load_config(CONFIG), LOCK, WRAPPERS, TOOLS)
-    after = layer_keys(config, lock, wrappers, tools)
+    before = layer_keys(load_config(CONFIG), BASE, LOCK, WRAPPERS, TOOLS)
+    after = layer_keys(config, base, lock, wrappers, tools)
     return {k.removesuffix("_key") for k in before if before[k] != after[k]}
 
 
@@ -50,6 +57,10 @@ def test_a_lock_change_keys_the_venv_alone() -> None:
 def test_a_tool_list_change_keys_the_system_alone() -> None:
     assert changed(tools=None) == {"system"}
     assert changed(**{"collect.py": "# other\n"}) == {"system"}
+
+
+def test_a_moved_deps_base_keys_every_layer() -> None:
+    assert changed(base="debian:trixie@sha256:" + "1" * 64) == {"setup", "system", "venv"}
 
 
 def test_setup_and_venv_tools() -> None:

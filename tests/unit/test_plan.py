@@ -8,6 +8,7 @@ import pytest
 from builder.config import load_config
 from builder.errors import ConfigError
 from builder.plan import Fingerprint, Selection, make_plan, parse_shard
+from tests.conftest import BASE_CONFIG
 
 FP = Fingerprint(deps_hash="0123456789abcdef", source_hash="fedcba9876543210", runtime_hash="r")
 MANY = "".join(f'[[bases]]\nimage = "swebench/task-{i}:latest"\n' for i in range(10))
@@ -76,3 +77,20 @@ def test_shards_partition(write_config: Callable[[str], Path]) -> None:
 def test_bad_shard(bad: str) -> None:
     with pytest.raises(ConfigError, match="--shard"):
         parse_shard(bad)
+
+
+def test_platform_order_and_repeats_change_nothing(write_config: Callable[[str], Path]) -> None:
+    head = BASE_CONFIG.replace(
+        'platforms = ["linux/amd64", "linux/arm64"]',
+        'platforms = ["linux/arm64", "linux/amd64", "linux/arm64"]',
+    )
+    bases = '[[bases]]\nimage = "debian:bookworm"\nplatforms = ["linux/arm64", "linux/amd64"]\n'
+    cfg = load_config(write_config(bases, head=head))
+    assert cfg.build.platforms == ("linux/amd64", "linux/arm64")
+    plan = make_plan(cfg, Selection(platforms=("linux/arm64", "linux/amd64")), FP)
+    assert [d.name for d in plan.deps] == ["deps"]
+    assert plan.deps[0].platforms == ("linux/amd64", "linux/arm64")
+    assert plan.runtime[0].deps_target == "deps"
+    assert plan.runtime[0].ref == (
+        "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-ab46c104-0123456789ab-fedcba987654"
+    )

@@ -10,8 +10,9 @@ import pytest
 
 from builder.config import load_config
 from builder.errors import ConfigError
+from builder.outdir import ContextFile
 from builder.plan import Selection
-from builder.prepare import ContextFile, prepare, readme_placeholders
+from builder.prepare import prepare, readme_placeholders
 from tests.conftest import BASE_CONFIG, TWO_BASES
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from builder import engine
 from builder.config import load_config
-from builder.errors import BuildError
+from builder.errors import BuildError, OutputError
+from builder.outdir import output_lock
 from builder.plan import Selection
 from builder.prepare import Prepared, prepare
 from builder.run import run_bake
@@ -19,9 +20,15 @@ from tests.conftest import TWO_BASES
 
 
 class FakeEngine:
-    def __init__(self, existing: set[str] = frozenset(), failing: set[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        existing: set[str] = frozenset(),
+        failing: set[str] = frozenset(),
+        stage: str = "stage-0",
+    ) -> None:
         self.existing = set(existing)
         self.failing = set(failing)
+        self.stage = stage  # the stage of the step that fails
         self.calls: list[list[str]] = []
         self.progress: list[str] = []
 
@@ -45,12 +52,14 @@ class FakeEngine:
             if progress == "rawjson":
                 yield from rawjson(f"v{i}", f"[{prefix}stage-0 1/2] RUN a", cached=True)
                 yield from rawjson(
-                    f"w{i}", f"[{prefix}stage-0 2/2] RUN b", error="exit code: 1" if failing else ""
+                    f"w{i}",
+                    f"[{prefix}{self.stage if failing else 'stage-0'} 2/2] RUN b",
+                    error="exit code: 1" if failing else "",
                 )
             else:
                 yield f"#{i + 1} [{prefix}stage-0 1/2] RUN a"
                 yield f"#{i + 1} CACHED"
-                yield f"#{i + 10} [{prefix}stage-0 2/2] RUN b"
+                yield f"#{i + 10} [{prefix}{self.stage if failing else 'stage-0'} 2/2] RUN b"
                 yield f"#{i + 10} ERROR: exit code: 1" if failing else f"#{i + 10} DONE 0.1s"
             if not failing:
                 meta[t] = {"containerimage.digest": f"sha256:{t:0>64}"[-71:]}
@@ -154,8 +163,17 @@ def test_one_bad_base_does_not_stop_the_others(
         "runtime-busybox": "failed",
     }
     assert data["runtime-busybox"]["log_tail"]
-    assert bad_busybox.calls[0] == ["deps", "runtime-debian-bookworm", "runtime-busybox"]
-    assert ["runtime-busybox"] in bad_busybox.calls[1:]
+    # One retry, of everything that did not fail, together (not one bake per target).
+    assert bad_busybox.calls == [
+        ["deps", "runtime-debian-bookworm", "runtime-busybox"],
+        ["deps", "runtime-debian-bookworm"],
+    ]
+    log = Path(data["runtime-busybox"]["log"])
+    assert log == tmp_path / "b" / "logs" / "runtime-busybox.log"
+    assert "RUN b: ERROR: exit code: 1" in log.read_text()
+    assert "runtime-busybox.log" in str(error)
+    bookworm = Path(data["runtime-debian-bookworm"]["log"]).read_text()
+    assert bookworm.count("== docker buildx bake") == 2 and "RUN a: CACHED" in bookworm
 
 
 def test_live_mode_reads_rawjson(
@@ -181,7 +199,62 @@ def test_plain_on_github_actions_groups_and_annotates(
     assert set(bad_busybox.progress) == {"plain"}
     groups = [line for line in lines if line.startswith("::group::")]
     assert groups[0] == "::group::docker buildx bake deps runtime-debian-bookworm runtime-busybox"
-    assert "::group::docker buildx bake runtime-busybox" in groups
+    assert groups[1:] == ["::group::docker buildx bake deps runtime-debian-bookworm"]
     assert lines.count("::endgroup::") == len(groups)
     errors = [line for line in lines if line.startswith("::error")]
     assert len(errors) == 1 and "runtime-busybox failed" in errors[0]
+
+
+def test_a_failed_deps_blocks_its_runtime_targets_at_once(
+    prepared: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeEngine(failing={"deps"}, stage="venv")
+    install(monkeypatch, fake)
+    error, data = bake_failing(prepared, tmp_path, "quiet")
+    assert data["deps"]["status"] == "failed"
+    assert data["runtime-debian-bookworm"]["status"] == "failed"
+    assert data["runtime-debian-bookworm"]["reason"] == "blocked by deps"
+    assert "runtime-debian-bookworm (blocked by deps)" in str(error)
+    # busybox (amd64 only) has a deps target of its own: it is baked again, alone.
+    assert fake.calls[1:] == [["runtime-busybox"]]
+    assert data["runtime-busybox"]["status"] == "built"
+
+
+def test_a_deps_stage_failing_under_a_runtime_target_fails_deps(
+    write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bake may name a shared deps step after a runtime target whose `target:` context
+    it is: a failure in a deps stage still means deps failed, not that base."""
+    bases = '[[bases]]\nimage = "debian:bookworm"\n\n[[bases]]\nimage = "debian:trixie"\n'
+    prepared = prepare(load_config(write_config(bases)), Selection())
+    fake = FakeEngine(failing={"runtime-debian-trixie"}, stage="venv")
+    install(monkeypatch, fake)
+    _, data = bake_failing(prepared, tmp_path, "quiet")
+    assert len(fake.calls) == 1, "no further bake after deps failed"
+    assert {t: d["status"] for t, d in data.items()} == dict.fromkeys(data, "failed")
+    assert data["runtime-debian-bookworm"]["reason"] == "blocked by deps"
+
+
+def test_unwritable_metadata_is_one_error_line(
+    prepared: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeEngine()
+    install(monkeypatch, fake)
+    with pytest.raises(OutputError, match="metadata file: its directory does not exist"):
+        run_bake(prepared, output=tmp_path / "b", metadata_file=tmp_path / "no" / "m.json")
+    assert fake.calls == [], "nothing built for metadata that cannot be written"
+    (tmp_path / "ro").mkdir()
+    meta = tmp_path / "ro" / "m.json"
+    meta.mkdir()  # a directory where the file should go: writing it fails after the bake
+    with pytest.raises(OutputError) as exc:
+        run_bake(prepared, output=tmp_path / "b", metadata_file=meta, progress="quiet")
+    assert exc.value.exit_code == 6 and str(meta) in str(exc.value)
+
+
+def test_output_in_use_is_refused(
+    prepared: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(monkeypatch, FakeEngine())
+    with output_lock(tmp_path / "b"), pytest.raises(OutputError, match="in use by another"):
+        run_bake(prepared, output=tmp_path / "b", progress="quiet")
+    assert not (tmp_path / "b").exists()

@@ -81,3 +81,14 @@ def test_parse_refs() -> None:
     assert (r.domain, r.path, r.tag, r.digest) == (None, "python", None, DIGEST)
     r = parse_image_ref("swebench/sweb.eval:latest")
     assert r.domain is None and r.path == "swebench/sweb.eval"
+
+
+def test_the_locked_digest_is_in_the_tag() -> None:
+    """Literal tags: a base that moved in its registry (a new digest in the lock) is a new
+    tag with the same readable slug; the same digest is the same tag on any machine."""
+    args = ("debian:bookworm", "0123456789abcdef", "fedcba9876543210", "r")
+    old = runtime_tag(*args, pinned=f"debian:bookworm@sha256:{'1' * 64}")
+    new = runtime_tag(*args, pinned=f"debian:bookworm@sha256:{'2' * 64}")
+    assert old == "debian_t_bookworm-78b09392-0123456789ab-fedcba987654"
+    assert new == "debian_t_bookworm-4ec8109d-0123456789ab-fedcba987654"
+    assert runtime_tag(*args) == "debian_t_bookworm-ab46c104-0123456789ab-fedcba987654"
