@@ -376,7 +376,7 @@ def lock(
             parts.append(f"not in the lock: {', '.join(missing)}" if missing else "")
             raise StaleLockError(
                 f"{path}: {'; '.join(p for p in parts if p)}; "
-                f"run `oh-builder lock -c {cfg.path} --update` and review the change"
+                f"run `oh-builder lock --update -c {cfg.path}` and review the change"
             )
         if not quiet:
             out.print(f"{path}: {len(todo)} image(s) unchanged ({seconds:.1f} s)")

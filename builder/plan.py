@@ -10,7 +10,7 @@ import fnmatch
 from dataclasses import dataclass
 
 from builder.errors import ConfigError
-from builder.model import Base, Config, normalize_platforms
+from builder.model import DEFAULT_PLATFORMS, Base, Config, normalize_platforms
 from builder.tags import ref_tag_safe, runtime_tag
 from builder.version import __version__
 
@@ -182,9 +182,16 @@ def make_plan(
     }
 
     def deps_target(platforms: tuple[str, ...]) -> DepsTarget:
-        full = platforms == all_platforms
+        # Tags name their platform set unless it is the standard one (amd64 + arm64),
+        # whatever the config's build.platforms: two configs with the same inputs and
+        # different platform sets never push to one tag.
+        full = platforms == DEFAULT_PLATFORMS
         suffix = "" if full else platform_suffix(platforms)
-        name = "deps" if platforms == main_platforms else f"deps-{suffix.replace('.', '-')}"
+        name = (
+            "deps"
+            if platforms == main_platforms
+            else f"deps-{platform_suffix(platforms).replace('.', '-')}"
+        )
         tag = fingerprint.deps_hash + (f"-{suffix}" if suffix else "")
         return DepsTarget(
             name=name,
@@ -192,7 +199,7 @@ def make_plan(
             ref=f"{reg.deps}:{tag}",
             cache=_cache(
                 reg.cache,
-                name if full else f"deps-{suffix}",
+                "deps" if full else f"deps-{suffix}",
                 cache_branch,
                 mode_max=True,
                 also=() if full else ("deps",),
@@ -225,7 +232,7 @@ def make_plan(
             pinned=pinned,
         )
         cache_key = f"runtime-{base.name}"
-        if platforms != normalize_platforms(base.platforms):
+        if platforms != DEFAULT_PLATFORMS:
             tag += f"-{platform_suffix(platforms)}"
             cache_key += f"-{platform_suffix(platforms)}"
         runtime.append(

@@ -95,7 +95,7 @@ target "runtime" {
         image      = "127.0.0.1:5000/oh-test/busybox:static@sha256:7408d1550c8a002199ee1315a249f3b6a96d1e8275f509d3a58dbc844a7dba93"
         deps       = "deps-amd64"
         platforms  = ["linux/amd64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-6ed29b94-b1b1f9fe7918-aa188f2bd26c"
+        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-6ed29b94-b1b1f9fe7918-aa188f2bd26c-amd64"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
@@ -105,8 +105,8 @@ target "runtime" {
           "org.opencontainers.image.base.digest" = "sha256:7408d1550c8a002199ee1315a249f3b6a96d1e8275f509d3a58dbc844a7dba93"
           "org.opencontainers.image.source" = "https://example.invalid/repo"
         }
-        cache_from = ["type=registry,ref=127.0.0.1:5000/openhands/runtime-cache:runtime-busybox--main"]
-        cache_to   = ["type=registry,ref=127.0.0.1:5000/openhands/runtime-cache:runtime-busybox--main,ignore-error=true"]
+        cache_from = ["type=registry,ref=127.0.0.1:5000/openhands/runtime-cache:runtime-busybox-amd64--main"]
+        cache_to   = ["type=registry,ref=127.0.0.1:5000/openhands/runtime-cache:runtime-busybox-amd64--main,ignore-error=true"]
       },
       {
         name       = "swebench-sweb-eval-x86_64-django_1776_django-11099-000000000000"

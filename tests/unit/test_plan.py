@@ -94,3 +94,18 @@ def test_platform_order_and_repeats_change_nothing(write_config: Callable[[str],
     assert plan.runtime[0].ref == (
         "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-ab46c104-0123456789ab-fedcba987654"
     )
+
+
+def test_a_smaller_platform_set_never_shares_a_tag(write_config: Callable[..., Path]) -> None:
+    """Same inputs, build.platforms amd64 only: the tags say so, so this config never
+    overwrites the amd64+arm64 images of a config with the standard set."""
+    head = BASE_CONFIG.replace(
+        'platforms = ["linux/amd64", "linux/arm64"]', 'platforms = ["linux/amd64"]'
+    )
+    cfg = load_config(write_config('[[bases]]\nimage = "debian:bookworm"\n', head=head))
+    plan = make_plan(cfg, Selection(), FP)
+    assert [d.name for d in plan.deps] == ["deps"]
+    assert plan.deps_ref == "127.0.0.1:5000/openhands/runtime-deps:0123456789abcdef-amd64"
+    assert plan.runtime[0].ref == (
+        "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-ab46c104-0123456789ab-fedcba987654-amd64"
+    )
