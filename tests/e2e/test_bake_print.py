@@ -147,7 +147,8 @@ def test_strings_arrive_byte_for_byte(
 ) -> None:
     tmp = tmp_path_factory.mktemp("hyp")
     app = tmp / "app"
-    app.mkdir()
+    (app / "action_server").mkdir(parents=True)
+    (app / "action_server" / "__init__.py").write_text("")  # the entrypoint's package
     for f in ("pyproject.toml", "poetry.lock"):
         shutil.copy(REPO / "app" / f, app / f)
     toml_labels = "".join(f"{toml_str(k)} = {toml_str(v)}\n" for k, v in labels.items())
