@@ -386,7 +386,7 @@ def lock(
     entries.update(resolved)
     dropped = sorted(set(current.entries) - set(images))
     text = render_lock(cfg.path.name, entries)
-    if not current.exists or changed or dropped or path.read_text(encoding="utf-8") != text:
+    if not current.exists or path.read_text(encoding="utf-8") != text:
         write_lock(path, text)
     if not quiet:
         out.print(

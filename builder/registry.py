@@ -94,7 +94,7 @@ class Client:
     def _insecure(self, host: str) -> bool:
         if host in self.insecure_hosts:
             return True
-        name = host.rsplit(":", 1)[0].strip("[]") if not host.endswith("]") else host.strip("[]")
+        name = _hostname(host)
         try:
             addrs = {ipaddress.ip_address(name)}
         except ValueError:
@@ -107,7 +107,7 @@ class Client:
 
     @staticmethod
     def _loopback(host: str) -> bool:
-        name = host.rsplit(":", 1)[0].strip("[]")
+        name = _hostname(host)
         if name == "localhost":
             return True
         try:
@@ -246,6 +246,13 @@ class Client:
         if not value:
             raise EngineError(f"{loc.host}: {realm} gave no token")
         return f"Bearer {value}"
+
+
+def _hostname(host: str) -> str:
+    """``host[:port]`` or ``[v6]:port`` without the port and brackets."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0]
 
 
 def platform_name(p: Mapping[str, Any]) -> str:

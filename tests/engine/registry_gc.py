@@ -21,18 +21,13 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from tests.e2e.registry import ACCEPT  # noqa: E402
+
 REGISTRY = "http://127.0.0.1:5000"
 STATE = Path(os.environ.get("OH_ENGINE_STATE", "/var/lib/oh-builder-engine"))
 PREFIXES = ("openhands/", "oh-bench/")
 CONFIGS = ("builder.toml", "profiles/sample.toml", "profiles/openhands-v0.toml")
-ACCEPT = ", ".join(
-    [
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    ]
-)
 
 
 def _get(path: str) -> tuple[bytes, dict[str, str]]:
