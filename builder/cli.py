@@ -65,6 +65,14 @@ PlatformOpt = Annotated[
 ShardOpt = Annotated[
     str | None, typer.Option("--shard", help="Build shard I of N of the bases, e.g. 2/4.")
 ]
+BuilderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--builder",
+        envvar="BUILDX_BUILDER",
+        help="buildx builder to build on (default: [build] builder, else buildx's current one).",
+    ),
+]
 OutputOpt = Annotated[
     Path, typer.Option("--output", "-o", help="Directory for the bake file and build context.")
 ]
@@ -98,7 +106,7 @@ def plan(
 ) -> None:
     """Write OUTPUT/docker-bake.hcl, the Dockerfiles and the build context."""
     from builder.config import load_config, resolve_config_path
-    from builder.console import out, plan_table
+    from builder.console import print_plan
     from builder.outdir import output_lock, write_build_dir
     from builder.prepare import prepare
 
@@ -107,7 +115,7 @@ def plan(
     with output_lock(output):
         write_build_dir(output, prepared.files)
     if not quiet:
-        out.print(plan_table(prepared.plan, f"{output / 'docker-bake.hcl'}"))
+        print_plan(prepared.plan, f"{output / 'docker-bake.hcl'}")
 
 
 @command
@@ -118,7 +126,7 @@ def tags(
 ) -> None:
     """Print the image references the config produces."""
     from builder.config import load_config, resolve_config_path
-    from builder.console import out, plan_table
+    from builder.console import print_plan
     from builder.plan import Selection
     from builder.prepare import prepare
 
@@ -129,7 +137,7 @@ def tags(
         data = {"deps": p.deps_ref, "runtime": {r.base: r.ref for r in p.runtime}}
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        out.print(plan_table(p, "tags"))
+        print_plan(p, "tags")
 
 
 PushOpt = Annotated[bool, typer.Option("--push", help="Push images to the registry.")]
@@ -159,10 +167,11 @@ def _run(
     progress: str = "auto",
     cache_branch: str | None = None,
     cache_export: bool = True,
+    builder: str | None = None,
 ) -> None:
     from builder.branch import cache_branch as detect_branch
     from builder.config import load_config, resolve_config_path
-    from builder.console import out, plan_table, summary_table
+    from builder.console import print_plan, print_summary
     from builder.errors import BuildError, ConfigError
     from builder.prepare import prepare
     from builder.run import Interrupted, run_bake
@@ -180,14 +189,13 @@ def _run(
         cache_export=cache_export,
     )
     if progress != "quiet":
-        out.print(
-            plan_table(prepared.plan, f"building (cache branch {prepared.plan.cache_branch})")
-        )
+        print_plan(prepared.plan, f"building (cache branch {prepared.plan.cache_branch})")
     try:
         results = run_bake(
             prepared,
             output=output,
             targets=targets(prepared.plan),
+            builder=builder or cfg.build.builder,
             push=push,
             load=load,
             no_cache=no_cache,
@@ -197,9 +205,9 @@ def _run(
         )
     except (BuildError, Interrupted) as exc:
         if isinstance(exc.results, list):
-            out.print(summary_table(exc.results))
+            print_summary(exc.results)
         raise
-    out.print(summary_table(results))
+    print_summary(results)
 
 
 CacheBranchOpt = Annotated[
@@ -234,6 +242,7 @@ def bake(
     force: ForceOpt = False,
     cache_branch: CacheBranchOpt = None,
     no_cache_export: NoCacheExportOpt = False,
+    builder: BuilderOpt = None,
 ) -> None:
     """Plan, then build the deps image and the runtime matrix with docker buildx bake."""
     _run(
@@ -249,6 +258,7 @@ def bake(
         force=force,
         cache_branch=cache_branch,
         cache_export=not no_cache_export,
+        builder=builder,
     )
 
 
@@ -261,6 +271,7 @@ def deps(
     progress: ProgressOpt = "auto",
     force: ForceOpt = False,
     cache_branch: CacheBranchOpt = None,
+    builder: BuilderOpt = None,
 ) -> None:
     """Build (and push) only the deps image."""
     _run(
@@ -273,6 +284,7 @@ def deps(
         progress=progress,
         force=force,
         cache_branch=cache_branch,
+        builder=builder,
     )
 
 
@@ -289,6 +301,7 @@ def runtime(
     progress: ProgressOpt = "auto",
     force: ForceOpt = False,
     cache_branch: CacheBranchOpt = None,
+    builder: BuilderOpt = None,
 ) -> None:
     """Build one runtime image (its deps come from the cache or are built first)."""
     _run(
@@ -301,6 +314,7 @@ def runtime(
         progress=progress,
         force=force,
         cache_branch=cache_branch,
+        builder=builder,
     )
 
 
@@ -453,8 +467,9 @@ def verify(
 
 
 @command
-def doctor(config: ConfigOpt = None) -> None:
-    """Check the docker client, daemon, buildx, driver, emulation and registries."""
+def doctor(config: ConfigOpt = None, builder: BuilderOpt = None) -> None:
+    """Check the docker client, daemon, buildx, the builder (driver, nodes, platforms,
+    BuildKit version and what follows from them), emulation and registries."""
     from rich.table import Table
 
     from builder import engine
@@ -465,9 +480,11 @@ def doctor(config: ConfigOpt = None) -> None:
     path = resolve_config_path(config)
     registries: list[str] = []
     if path.exists():
-        reg = load_config(path).registry
+        cfg = load_config(path)
+        reg = cfg.registry
         registries = [reg.runtime, reg.deps, reg.cache]
-    rows = engine.doctor(registries)
+        builder = builder or cfg.build.builder
+    rows = engine.doctor(registries, builder)
     table = Table(title="doctor", title_justify="left")
     for col in ("check", "result", "detail"):
         table.add_column(col, overflow="fold")
@@ -488,8 +505,10 @@ def warm(
     output: OutputOpt = Path("build"),
     cache_branch: CacheBranchOpt = None,
     progress: ProgressOpt = "quiet",
+    builder: BuilderOpt = None,
 ) -> None:
-    """Import the registry cache and the base images into the local builder; push nothing."""
+    """Import the registry cache and the base images into the builder's own cache; push
+    nothing and load nothing into the local image store."""
     import time
 
     from builder.branch import cache_branch as detect_branch
@@ -511,11 +530,19 @@ def warm(
     )
     names = [d.name for d in prepared.plan.deps] + [r.name for r in prepared.plan.runtime]
     start = time.monotonic()
-    run_bake(prepared, output=output, targets=names, cache_only=True, progress=progress)
+    results = run_bake(
+        prepared,
+        output=output,
+        targets=names,
+        builder=builder or cfg.build.builder,
+        cache_only=True,
+        progress=progress,
+    )
     out.print(
         f"warmed {len(names)} target(s) ({', '.join(names[:8])}{' …' if len(names) > 8 else ''}) "
         f"for {', '.join(sorted({p for r in prepared.plan.runtime for p in r.platforms}))} "
-        f"from cache branch {prepared.plan.cache_branch} in {time.monotonic() - start:.1f} s"
+        f"from cache branch {prepared.plan.cache_branch} on builder {results[0].builder} "
+        f"in {time.monotonic() - start:.1f} s"
     )
 
 

@@ -42,13 +42,14 @@ CONFIG_ENV = "OH_BUILDER_CONFIG"
 
 _SCHEMA: dict[str, tuple[str, ...]] = {
     "": ("build", "registry", "deps", "labels", "bases"),
-    "build": ("platforms", "args"),
+    "build": ("platforms", "args", "builder"),
     "registry": ("runtime", "deps", "cache"),
     "deps": ("base", "app", "browser", "tools", "server", "entrypoint", "poetry_groups"),
     "bases": ("image", "name", "platforms"),
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ARG_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+BUILDER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def resolve_config_path(cli_value: Path | None) -> Path:
@@ -82,6 +83,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     p.check_keys(build_t, "build")
     platforms = p.platforms(build_t.get("platforms"), "build.platforms") or DEFAULT_PLATFORMS
     args = p.string_map(build_t.get("args", {}), "build.args", key_re=_ARG_RE)
+    builder = build_t.get("builder")
+    if builder is not None and not (isinstance(builder, str) and BUILDER_RE.match(builder)):
+        raise p.fail(
+            "build.builder", f"{builder!r} is not a buildx builder name (see `docker buildx ls`)"
+        )
 
     reg_t = p.table(data, "registry")
     p.check_keys(reg_t, "registry")
@@ -99,7 +105,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     bases = p.bases(data.get("bases"), platforms)
     return Config(
         path=path,
-        build=BuildSettings(platforms=platforms, args=args),
+        build=BuildSettings(platforms=platforms, args=args, builder=builder),
         registry=registry,
         deps=deps,
         labels=labels,

@@ -25,6 +25,91 @@ def error(message: str) -> None:
     err.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
+def show(table: Table, lines: Sequence[str]) -> None:
+    """A table in a terminal; elsewhere (CI logs, pipes) one unwrapped line per row, so a
+    log reader never sees a tag broken over several lines."""
+    if out.is_terminal:
+        out.print(table)
+    else:
+        for line in lines:
+            out.out(line, highlight=False)
+
+
+def print_plan(plan: Plan, title: str) -> None:
+    show(plan_table(plan, title), plan_lines(plan, title))
+
+
+def print_summary(results: Sequence[TargetResult]) -> None:
+    show(summary_table(results), summary_lines(results))
+    step_summary(results)
+
+
+def plan_lines(plan: Plan, title: str) -> list[str]:
+    rows = [(d.name, plan.deps_base, d.platforms, d.ref) for d in plan.deps]
+    rows += [(r.name, r.base, r.platforms, r.ref) for r in plan.runtime]
+    return [f"{title}:"] + [
+        f"  {name}  {base}  {','.join(platforms)}  {ref}" for name, base, platforms, ref in rows
+    ]
+
+
+def _status(r: TargetResult) -> str:
+    if r.status == "exists":
+        return "exists (skipped)"
+    if r.cache_error and r.status == "built":
+        return "built (cache export failed)"
+    return r.status
+
+
+def summary_lines(results: Sequence[TargetResult]) -> list[str]:
+    lines = ["summary:"]
+    for r in results:
+        parts = [r.name, _status(r), ",".join(r.platforms), r.ref]
+        parts += [r.digest] if r.digest else []
+        parts += [f"cached {_steps(r)}"] if r.steps else []
+        parts += [f"{r.seconds:.0f} s"] if r.seconds else []
+        parts += [f"builder {r.builder}"] if r.builder else []
+        parts += [f"({r.reason})"] if r.reason else []
+        lines.append("  " + "  ".join(parts))
+    for r in results:
+        if r.cache_error and r.status == "built":
+            lines.append(f"  {r.name}: cache export failed, image pushed anyway: {r.cache_error}")
+        if r.status == "failed":
+            lines.append(f"  {r.name}: log {r.log_file}")
+    return lines
+
+
+def step_summary_markdown(results: Sequence[TargetResult]) -> str:
+    """The summary as a Markdown table, as docker/build-push-action writes one."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    head = "| target | status | platforms | image | digest | cached | time |\n"
+    head += "|---|---|---|---|---|---|---|\n"
+    rows = "".join(
+        f"| {cell(r.name)} | {cell(_status(r) + (f' ({r.reason})' if r.reason else ''))} "
+        f"| {cell(', '.join(r.platforms))} | `{cell(r.ref)}` "
+        f"| {('`' + r.digest.removeprefix('sha256:')[:12] + '`') if r.digest else ''} "
+        f"| {_steps(r)} | {f'{r.seconds:.0f} s' if r.seconds else ''} |\n"
+        for r in results
+    )
+    builders = sorted({r.builder for r in results if r.builder})
+    on = f" on builder {', '.join(builders)}" if builders else ""
+    return f"### oh-builder bake{on}\n\n{head}{rows}\n"
+
+
+def step_summary(results: Sequence[TargetResult]) -> None:
+    """Append the Markdown summary to ``$GITHUB_STEP_SUMMARY`` on GitHub Actions."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(step_summary_markdown(results))
+    except OSError as exc:
+        err.print(f"warning: cannot append to GITHUB_STEP_SUMMARY ({path}): {exc}")
+
+
 def plan_table(plan: Plan, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("target", no_wrap=True)

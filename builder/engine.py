@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from builder.builders import FS_ENTITLEMENTS_SINCE, BuilderInfo, fs_entitlements, parse_version
 from builder.errors import BuildError, EngineError
 
 MIN_BUILDX = (0, 11)
@@ -75,10 +76,101 @@ def check_engine() -> dict[str, str]:
     return {"daemon": str(getattr(server, "version", "?")), "buildx": text}
 
 
+def buildx_version() -> tuple[int, int, int]:
+    """The buildx plugin's version, e.g. (0, 29, 1)."""
+    out = _docker().buildx.version()
+    return parse_version(out["version"] if isinstance(out, dict) else str(out))
+
+
+def builder_info(name: str | None) -> BuilderInfo:
+    """What the builder ``name`` (None: buildx's current one) is and runs on; starts
+    (bootstraps) it. EngineError naming the builder when there is none of that name or
+    its daemon does not answer."""
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    label = name or "(buildx's current builder)"
+    try:
+        b = docker.buildx.inspect(name)
+        driver, nodes = str(b.driver), list(b.nodes or [])
+    except (DockerException, ValueError) as exc:
+        text = _error_text(exc) if isinstance(exc, DockerException) else str(exc)
+        if "no builder" in text or "not found" in text or isinstance(exc, ValueError):
+            raise EngineError(
+                f"builder {label}: no such builder ({text}); `docker buildx ls` lists them, "
+                "`make engine` creates oh-buildkitd"
+            ) from None
+        raise EngineError(f"builder {label}: cannot inspect it: {text}") from None
+    endpoint = str(nodes[0].endpoint) if nodes else "?"
+    try:
+        b = docker.buildx.inspect(name, bootstrap=True)
+        nodes = list(b.nodes or [])
+    except DockerException as exc:
+        raise EngineError(
+            f"builder {b.name} ({driver}, {endpoint}) does not answer: {_error_text(exc)}; "
+            "start its daemon (`make engine` starts oh-buildkitd) or pick another builder"
+        ) from None
+    status = str(nodes[0].status) if nodes else "?"
+    if status != "running":
+        raise EngineError(
+            f"builder {b.name} ({driver}, {endpoint}) is {status}; start its daemon "
+            "(`make engine` starts oh-buildkitd) or pick another builder"
+        )
+    store = False
+    if driver == "docker":
+        with contextlib.suppress(DockerException):
+            store = "io.containerd.snapshotter" in str(docker.info().driver_status)
+    return BuilderInfo(
+        name=str(b.name),
+        driver=driver,
+        endpoint=endpoint,
+        status=status,
+        buildkit=str(nodes[0].version or "") if nodes else "",
+        platforms=tuple(dict.fromkeys(str(p) for n in nodes for p in (n.platforms or []))),
+        containerd_store=store,
+    )
+
+
+def bake_args(
+    bake_file: Path,
+    targets: Sequence[str],
+    *,
+    builder: str | None = None,
+    push: bool = False,
+    load: bool = False,
+    no_cache: bool = False,
+    metadata_file: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+    progress: str = "plain",
+    allow: Sequence[str] = (),
+) -> list[str]:
+    """``docker buildx bake`` arguments (after ``docker``)."""
+    args = ["buildx", "bake", "--file", str(bake_file), "--progress", progress]
+    args += ["--builder", builder] if builder else []
+    args += ["--push"] if push else []
+    args += ["--load"] if load else []
+    args += ["--no-cache"] if no_cache else []
+    args += ["--metadata-file", str(metadata_file)] if metadata_file else []
+    args += [f"--allow={a}" for a in allow]
+    for key, value in (overrides or {}).items():
+        args += ["--set", f"{key}={value}"]
+    return [*args, *targets]
+
+
+def bake_entitlements(bake_file: Path) -> list[str]:
+    """What ``--allow`` the buildx in use needs for this bake: none before 0.19; then
+    read access to the CA bundle (a build secret) and the build directory where they
+    lie outside the working directory. Never a blanket grant."""
+    if buildx_version()[:2] < FS_ENTITLEMENTS_SINCE:
+        return []
+    return fs_entitlements([Path(ca_bundle()), bake_file.absolute().parent])
+
+
 def bake_stream(
     bake_file: Path,
     targets: Sequence[str],
     *,
+    builder: str | None = None,
     push: bool = False,
     load: bool = False,
     no_cache: bool = False,
@@ -91,20 +183,22 @@ def bake_stream(
     Raises BuildError at the end when buildx fails (after every line was yielded).
     """
     docker = _docker()
+    from python_on_whales.components.buildx.cli_wrapper import stream_buildx_logs
     from python_on_whales.exceptions import DockerException
 
-    stream = docker.buildx.bake(
-        targets=list(targets),
-        files=[str(bake_file)],
+    argv = bake_args(
+        bake_file,
+        targets,
+        builder=builder,
         push=push,
         load=load,
-        cache=not no_cache,
-        metadata_file=str(metadata_file) if metadata_file else None,
-        progress=cast(Any, progress),  # rawjson is newer than the wrapper's Literal
-        stream_logs=True,
-        set=dict(overrides or {}),
-        variables={"OH_CA_BUNDLE": ca_bundle()},
+        no_cache=no_cache,
+        metadata_file=metadata_file,
+        overrides=overrides,
+        progress=progress,
+        allow=bake_entitlements(bake_file),
     )
+    stream = stream_buildx_logs(docker.buildx.docker_cmd + argv, env={"OH_CA_BUNDLE": ca_bundle()})
     finished = False
     try:
         for line in stream:
@@ -331,7 +425,7 @@ def image_env(image: str) -> dict[str, str]:
     return dict(e.split("=", 1) for e in env if "=" in e)
 
 
-def doctor(registries: Sequence[str]) -> list[tuple[str, bool, str]]:
+def doctor(registries: Sequence[str], builder: str | None = None) -> list[tuple[str, bool, str]]:
     """(check, ok, detail or what to do) for everything builds need."""
     rows: list[tuple[str, bool, str]] = []
     if shutil.which("docker") is None:
@@ -344,34 +438,22 @@ def doctor(registries: Sequence[str]) -> list[tuple[str, bool, str]]:
         return rows
     rows.append(("docker daemon", True, info["daemon"]))
     rows.append(("buildx >= 0.11", True, info["buildx"]))
-    docker = _docker()
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        builder = docker.buildx.inspect()
-        driver = str(builder.driver)
-        platforms = {str(p) for node in builder.nodes for p in (node.platforms or [])}
-    except DockerException as exc:
-        rows.append(("builder", False, _error_text(exc)))
-        return rows
-    store = ""
-    with contextlib.suppress(DockerException):
-        store = str(docker.info().driver_status)
-    multi = driver != "docker" or "io.containerd.snapshotter" in store
-    rows.append(
-        (
-            "multi-platform + registry cache export",
-            multi,
-            f"driver {driver}"
-            + (
-                ""
-                if multi
-                else "; enable the containerd image store "
-                '({"features":{"containerd-snapshotter":true}}) or use a '
-                "docker-container builder"
-            ),
+    if buildx_version()[:2] >= FS_ENTITLEMENTS_SINCE:
+        rows.append(
+            (
+                "buildx filesystem entitlements",
+                True,
+                "asked for; oh-builder passes --allow=fs.read= for the CA bundle and the "
+                "build directory when they are outside the working directory",
+            )
         )
-    )
+    try:
+        b = builder_info(builder)
+    except EngineError as exc:
+        rows.append((f"builder {builder or '(current)'}", False, str(exc)))
+        return rows
+    rows += b.facts()
+    platforms = b.platforms
     arm = any("arm64" in p for p in platforms) or os.uname().machine == "aarch64"
     rows.append(
         (

@@ -75,6 +75,7 @@ DEFAULT_POETRY_GROUPS = ("main",)
 class BuildSettings:
     platforms: tuple[str, ...]
     args: dict[str, str]
+    builder: str | None  # a buildx builder name; None: buildx's current builder
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -49,6 +49,7 @@ class TargetResult:
     log: list[str] = field(default_factory=list)
     log_file: str = ""  # the target's full build log (OUTPUT/logs/TARGET.log)
     reason: str = ""  # why it failed without building, e.g. "blocked by deps"
+    builder: str = ""  # the buildx builder it was baked on
 
     def reset(self) -> None:
         """Forget a try's progress before the target is baked again on its own."""
@@ -68,6 +69,7 @@ class TargetResult:
             "total_steps": len(self.steps),
             "cache_export_error": self.cache_error,
             "reason": self.reason,
+            "builder": self.builder,
             "log": self.log_file,
             "log_tail": self.log[-15:] if self.status == "failed" else [],
         }
@@ -79,7 +81,7 @@ class Vertex:
 
     target: str
     label: str  # the name without the target prefix
-    kind: str  # step, from, internal, export, push, cache, other
+    kind: str  # step, from, internal, export, push, cache, cache-import, other
 
 
 def classify(name: str, targets: Sequence[str]) -> Vertex | None:
@@ -99,6 +101,8 @@ def classify(name: str, targets: Sequence[str]) -> Vertex | None:
         kind = "from" if bracket.group(2).startswith("FROM ") else "step"
     elif label.startswith("exporting cache"):
         kind = "cache"
+    elif label.startswith("importing cache"):
+        kind = "cache-import"
     elif label.startswith("exporting"):
         kind = "export"
     elif label.startswith("pushing"):
@@ -173,7 +177,9 @@ class Tracker:
         if v.kind == "cache":
             r.cache_error = error
             self.append(r, f"{v.label}: ERROR (ignored): {error}")
-        elif error.endswith("context canceled") or error == "canceled":
+        elif v.kind == "cache-import":  # a cache that does not exist (yet) is a miss
+            self.append(r, f"{v.label}: cache miss ({error})")
+        elif _canceled(error):
             self.append(r, f"{v.label}: canceled")
         else:
             r.state, r.current = "failed", v.label
@@ -205,6 +211,12 @@ class Tracker:
         r.log.append(line)
         if len(r.log) > 2 * LOG_LINES:
             del r.log[:-LOG_LINES]
+
+
+def _canceled(error: str) -> bool:
+    """Stopped because another target failed: unfinished, not failed."""
+    e = error.lower()
+    return e.endswith(("context canceled", "canceled", "cancelled")) or "code = canceled" in e
 
 
 def _build_state(r: TargetResult) -> str:
@@ -253,15 +265,26 @@ class PlainParser:
 
 
 class RawJsonParser:
-    """buildx's ``--progress=rawjson``: pretty-printed SolveStatus objects, one after
-    another; anything between them (the final error report) is plain text."""
+    """buildx's ``--progress=rawjson``: SolveStatus objects, one after another (pretty-
+    printed or one a line); anything between them (the final error report) is plain text."""
 
     def __init__(self, tracker: Tracker) -> None:
         self.tracker = tracker
         self.buffer: list[str] = []
 
     def feed(self, line: str) -> str | None:
-        """Consume a line; return it when it is text for humans rather than JSON."""
+        """Consume a line; return it when it is text for humans rather than JSON.
+
+        buildx 0.13 pretty-prints each status over many lines; buildx 0.29 writes one
+        object per line."""
+        if not self.buffer and line.startswith("{") and line.endswith("}"):
+            try:
+                status = json.loads(line)
+            except ValueError:
+                status = None
+            if isinstance(status, dict):
+                self.apply(status)
+                return None
         if not self.buffer and line != "{":
             if line.strip():
                 self.tracker.log(None, line)

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TextIO
 
 from builder import engine
+from builder.builders import check_can_build
 from builder.errors import BuildError, OutputError
 from builder.outdir import output_lock, write_build_dir
-from builder.plan import Plan
+from builder.plan import DepsTarget, Plan, RuntimeTarget
 from builder.prepare import Prepared
 from builder.progress import PlainParser, RawJsonParser, TargetResult, Tracker
 
@@ -46,6 +47,7 @@ def run_bake(
     *,
     output: Path,
     targets: Sequence[str] = (),
+    builder: str | None = None,
     push: bool = False,
     load: bool = False,
     no_cache: bool = False,
@@ -60,9 +62,20 @@ def run_bake(
     progress: auto, live (a Rich table from buildx's rawjson stream), plain (buildx's
     plain log, grouped on GitHub Actions) or quiet. cache_only: build into the builder's
     cache and export nothing (``warm``). Every target's full log goes to
-    OUTPUT/logs/TARGET.log.
+    OUTPUT/logs/TARGET.log. builder: a buildx builder name (None: buildx's current one);
+    checked before anything is built (it exists, answers, and can build the plan).
     """
     engine.check_engine()
+    plan = prepared.plan
+    wanted = set(targets) or {d.name for d in plan.deps[:1]} | {r.name for r in plan.runtime}
+    every: list[DepsTarget | RuntimeTarget] = [*plan.deps, *plan.runtime]
+    chosen = [t for t in every if t.name in wanted]
+    info = engine.builder_info(builder)
+    check_can_build(
+        info,
+        {p for t in chosen for p in t.platforms},
+        cache_export=not cache_only and any(t.cache.cache_to for t in chosen),
+    )
     if metadata_file is not None and not metadata_file.absolute().parent.is_dir():
         raise OutputError(
             f"{metadata_file}: cannot write the metadata file: its directory does not exist"
@@ -75,6 +88,7 @@ def run_bake(
                 output,
                 list(targets),
                 logs,
+                builder=info.name,
                 push=push,
                 load=load,
                 no_cache=no_cache,
@@ -92,6 +106,7 @@ def _run(
     targets: list[str],
     logs: _LogFiles,
     *,
+    builder: str,
     push: bool,
     load: bool,
     no_cache: bool,
@@ -107,7 +122,7 @@ def _run(
     names = targets or [plan.deps[0].name, *(r.name for r in plan.runtime)]
     results = {n: TargetResult(name=n, ref=every[n][0], platforms=every[n][1]) for n in names}
     for r in results.values():
-        r.log_file = str(logs.path(r.name))
+        r.log_file, r.builder = str(logs.path(r.name)), builder
     if push and not force:
         with ThreadPoolExecutor(max_workers=16) as pool:
             found = pool.map(
@@ -135,6 +150,7 @@ def _run(
         mode=mode,
         echo=show,
         logs=logs,
+        builder=builder,
         push=push,
         load=load,
         no_cache=no_cache,
@@ -303,6 +319,7 @@ def _bake(
     mode: str,
     echo: Echo,
     logs: _LogFiles,
+    builder: str,
     push: bool,
     load: bool,
     no_cache: bool,
@@ -323,6 +340,7 @@ def _bake(
             for line in engine.bake_stream(
                 bake_file,
                 names,
+                builder=builder,
                 push=push,
                 load=load,
                 no_cache=no_cache,

@@ -9,8 +9,13 @@ set -euo pipefail
 
 STATE_DIR="${OH_ENGINE_DIR:-/var/lib/oh-builder-engine}"
 LOG_DIR="${OH_ENGINE_LOG_DIR:-/var/log/oh-builder}"
+CACHE_DIR="${OH_CACHE_DIR:-/var/cache/oh-builder}"
 REGISTRY_ADDR="127.0.0.1:5000"
 MIN_BUILDX="0.11"
+# The buildx in use: Debian sid's (current), pinned low like trixie. Debian stable's 0.13.1
+# stays runnable beside it for the compatibility checks: DOCKER_CONFIG=$OLD_BUILDX_CONFIG.
+WANT_BUILDX="0.29"
+OLD_BUILDX_CONFIG="$CACHE_DIR/buildx-0.13"
 
 say()  { printf 'engine: %s\n' "$*"; }
 die()  { printf 'engine: error: %s\n' "$*" >&2; exit 1; }
@@ -33,30 +38,35 @@ apt_install() {
     >>"$LOG_DIR/apt.log" 2>&1 || die "apt-get install $* failed; see $LOG_DIR/apt.log"
 }
 
-add_trixie_source() {
-  # Bookworm's docker.io (20.10) has no buildx; trixie's packages install on bookworm.
+# A deb822 source for another Debian suite on the same mirror and keyring, pinned low so
+# nothing moves unless asked for with -t SUITE.
+add_suite_source() {
+  local suite=$1 priority=$2
   . /etc/os-release
-  [ "${VERSION_CODENAME:-}" = trixie ] && return 0
-  [ -f /etc/apt/sources.list.d/oh-trixie.sources ] && return 0
+  [ "${VERSION_CODENAME:-}" = "$suite" ] && return 0
+  [ -f "/etc/apt/sources.list.d/oh-$suite.sources" ] && return 0
   local uri keyring
   uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   keyring=$(awk '/^Signed-By:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   uri=${uri:-http://deb.debian.org/debian}
   keyring=${keyring:-/usr/share/keyrings/debian-archive-keyring.gpg}
-  cat >/etc/apt/sources.list.d/oh-trixie.sources <<SRC
+  cat >"/etc/apt/sources.list.d/oh-$suite.sources" <<SRC
 Types: deb
 URIs: $uri
-Suites: trixie
+Suites: $suite
 Components: main
 Signed-By: $keyring
 SRC
-  cat >/etc/apt/preferences.d/oh-trixie <<PIN
+  cat >"/etc/apt/preferences.d/oh-$suite" <<PIN
 Package: *
-Pin: release n=trixie
-Pin-Priority: 100
+Pin: release n=$suite
+Pin-Priority: $priority
 PIN
   apt_updated=0
 }
+
+# Bookworm's docker.io (20.10) has no buildx; trixie's packages install on bookworm.
+add_trixie_source() { add_suite_source trixie 100; }
 
 ensure_packages() {
   local missing=()
@@ -139,6 +149,34 @@ check_buildx() {
   say "buildx: $v, driver ${driver:-unknown}"
 }
 
+# Debian sid's docker-buildx (0.29.x) as the plugin docker runs; needs libc6 >= 2.34 only.
+ensure_current_buildx() {
+  version_ge "$(buildx_version || echo 0)" "$WANT_BUILDX" && return 0
+  can_provision || { say "buildx $(buildx_version || echo missing) (the current buildx is $WANT_BUILDX; Debian sid: docker-buildx)"; return 0; }
+  add_suite_source sid 50
+  apt_install -t sid docker-buildx
+  version_ge "$(buildx_version || echo 0)" "$WANT_BUILDX" || die "docker buildx from sid is $(buildx_version), not >= $WANT_BUILDX; see $LOG_DIR/apt.log"
+}
+
+# Debian stable's buildx 0.13.1, unpacked (not installed) into a DOCKER_CONFIG of its own.
+ensure_old_buildx() {
+  local plugin="$OLD_BUILDX_CONFIG/cli-plugins/docker-buildx"
+  [ -x "$plugin" ] && return 0
+  can_provision || return 0
+  add_trixie_source
+  [ "$apt_updated" = 1 ] || { apt-get update -qq >>"$LOG_DIR/apt.log" 2>&1; apt_updated=1; }
+  local tmp
+  tmp=$(mktemp -d)
+  say "unpacking buildx 0.13.1 (Debian trixie) into $OLD_BUILDX_CONFIG"
+  (cd "$tmp" && chmod 0755 . && apt-get download -t trixie 'docker-buildx=0.13.*' >>"$LOG_DIR/apt.log" 2>&1) \
+    || die "apt-get download docker-buildx (trixie) failed; see $LOG_DIR/apt.log"
+  dpkg-deb -x "$tmp"/docker-buildx_*.deb "$tmp/root"
+  mkdir -p "$OLD_BUILDX_CONFIG/cli-plugins"
+  install -m 0755 "$tmp/root/usr/libexec/docker/cli-plugins/docker-buildx" "$plugin.tmp"
+  mv "$plugin.tmp" "$plugin"
+  rm -rf "$tmp"
+}
+
 registry_up() { python3 - "$REGISTRY_ADDR" <<'PY'
 import sys, urllib.request
 try:
@@ -195,9 +233,13 @@ main() {
   ensure_packages
   ensure_daemon_config
   ensure_daemon
+  ensure_current_buildx
+  ensure_old_buildx
   check_buildx
   ensure_registry
   ensure_binfmt
+  OH_CACHE_DIR="$CACHE_DIR" OH_ENGINE_DIR="$STATE_DIR" OH_ENGINE_LOG_DIR="$LOG_DIR" \
+    OLD_BUILDX_CONFIG="$OLD_BUILDX_CONFIG" bash "$(dirname "$0")/buildkitd.sh"
   say "ready (logs in $LOG_DIR)"
 }
 

@@ -3,6 +3,10 @@
 #   docker buildx bake -f build/docker-bake.hcl [--push | --load]
 # From elsewhere, set OH_BUILD_DIR to this file's directory. HTTPS inside the build
 # uses the CA bundle at OH_CA_BUNDLE (a BuildKit secret, never stored in a layer).
+# buildx >= 0.19 asks for read access to each path outside the working directory:
+#   --allow=fs.read=/etc/ssl/certs/ca-certificates.crt (or your OH_CA_BUNDLE), and
+#   --allow=fs.read=OH_BUILD_DIR when it is elsewhere. Older buildx has no --allow.
+# On any builder: --builder NAME (`docker buildx ls`).
 
 variable "OH_BUILD_DIR" {
   default = "build"

@@ -1,5 +1,6 @@
-"""Progress parsing against real buildx 0.13 output (plain and rawjson) captured from
-small bakes: two targets where one fails, one target, a cache export error, a push."""
+"""Progress parsing against real buildx output (plain and rawjson) captured from small
+bakes: buildx 0.13 on the docker driver (two targets where one fails, one target, a cache
+export error, a push) and buildx 0.29 on a BuildKit daemon (a missing registry cache)."""
 
 from __future__ import annotations
 
@@ -109,3 +110,15 @@ def test_display_mode() -> None:
     assert display_mode("auto", isatty=True) == "live"
     assert display_mode("auto", isatty=False) == "plain"
     assert display_mode("quiet", isatty=True) == "quiet"
+
+
+@pytest.mark.parametrize("mode", ["plain", "rawjson"])
+def test_a_missing_registry_cache_is_a_miss_and_a_canceled_target_unfinished(mode: str) -> None:
+    """buildx 0.29 on a BuildKit daemon, first run (no cache yet): both cache imports
+    report `ERROR: … not found`; b fails, which cancels a. Only b failed."""
+    results, _ = follow("miss", mode, ["a", "b"])
+    a, b = results["a"], results["b"]
+    assert b.state == "failed" and "exit 3" in b.current
+    assert a.state != "failed", a.log
+    assert any("cache miss" in line and "missing-a: not found" in line for line in a.log)
+    assert any(line.endswith("canceled") for line in a.log), a.log

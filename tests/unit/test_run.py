@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from builder import engine
+from builder.builders import BuilderInfo
 from builder.config import load_config
 from builder.errors import BuildError, OutputError
 from builder.outdir import output_lock
@@ -25,7 +26,9 @@ class FakeEngine:
         existing: set[str] = frozenset(),
         failing: set[str] = frozenset(),
         stage: str = "stage-0",
+        cache_miss: bool = False,
     ) -> None:
+        self.cache_miss = cache_miss  # no registry cache yet: buildx reports ERROR … not found
         self.existing = set(existing)
         self.failing = set(failing)
         self.stage = stage  # the stage of the step that fails
@@ -49,6 +52,12 @@ class FakeEngine:
         for i, t in enumerate(targets):
             prefix = f"{t} " if len(targets) > 1 else ""
             failing = t in self.failing
+            if self.cache_miss and progress != "rawjson":
+                head = f"[{t}] " if len(targets) > 1 else ""
+                ref = f"127.0.0.1:5000/openhands/runtime-cache:{t}--main"
+                yield f"#{i + 30} {head}importing cache manifest from {ref}"
+                why = f"failed to configure registry cache importer: {ref}: not found"
+                yield f"#{i + 30} ERROR: {why}"
             if progress == "rawjson":
                 yield from rawjson(f"v{i}", f"[{prefix}stage-0 1/2] RUN a", cached=True)
                 yield from rawjson(
@@ -85,8 +94,22 @@ def prepared(write_config: Callable[[str], Path]):  # type: ignore[no-untyped-de
     return prepare(load_config(write_config(TWO_BASES)), Selection())
 
 
-def install(monkeypatch: pytest.MonkeyPatch, fake: FakeEngine) -> None:
+DAEMON = BuilderInfo(
+    name="oh-buildkitd",
+    driver="remote",
+    endpoint="unix:///run/oh-builder/buildkitd.sock",
+    status="running",
+    buildkit="v0.25.2",
+    platforms=("linux/amd64", "linux/amd64/v2", "linux/arm64"),
+    containerd_store=False,
+)
+
+
+def install(
+    monkeypatch: pytest.MonkeyPatch, fake: FakeEngine, builder: BuilderInfo = DAEMON
+) -> None:
     monkeypatch.setattr(engine, "check_engine", lambda: {})
+    monkeypatch.setattr(engine, "builder_info", lambda name: builder)
     monkeypatch.setattr(engine, "bake_stream", fake.bake_stream)
     monkeypatch.setattr(
         engine,
@@ -174,6 +197,25 @@ def test_one_bad_base_does_not_stop_the_others(
     assert "runtime-busybox.log" in str(error)
     bookworm = Path(data["runtime-debian-bookworm"]["log"]).read_text()
     assert bookworm.count("== docker buildx bake") == 2 and "RUN a: CACHED" in bookworm
+
+
+def test_a_first_run_without_any_registry_cache_keeps_going(
+    prepared: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CI failure of a brand-new machine: every cache import is a miss and one base
+    fails; the others are built, not counted as failed."""
+    fake = FakeEngine(failing={"runtime-busybox"}, cache_miss=True)
+    install(monkeypatch, fake)
+    _, data = bake_failing(prepared, tmp_path, "plain", echo=lambda line: None)
+    assert {t: d["status"] for t, d in data.items()} == {
+        "deps": "built",
+        "runtime-debian-bookworm": "built",
+        "runtime-busybox": "failed",
+    }
+    assert len(fake.calls) == 2
+    assert data["deps"]["builder"] == "oh-buildkitd"
+    log = Path(data["runtime-debian-bookworm"]["log"]).read_text()
+    assert "cache miss (failed to configure registry cache importer" in log
 
 
 def test_live_mode_reads_rawjson(
