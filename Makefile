@@ -43,8 +43,11 @@ locks: venv profiles bases
 plan: venv
 	$(BIN)/oh-builder plan
 
+# The builder `make bake` builds on: the BuildKit daemon `make engine` starts (no local
+# unpack of every pushed image). BUILDER=default builds on dockerd's own BuildKit.
+BUILDER ?= oh-buildkitd
 bake: venv locks
-	$(BIN)/oh-builder bake --push
+	$(BIN)/oh-builder bake --push --builder $(BUILDER)
 
 # verify results land in $(RESULTS); tests/tools/compat_table.py turns them into a table.
 RESULTS ?= /var/log/oh-builder/e2e/results

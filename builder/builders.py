@@ -90,15 +90,19 @@ class BuilderInfo:
             (
                 f"{name}: reproducible timestamps",
                 True,
-                "yes: rewrite-timestamp with SOURCE_DATE_EPOCH (a re-run step gives the same blob)"
+                "available: build.rewrite_timestamp = true clamps layer file times to "
+                "SOURCE_DATE_EPOCH on push"
                 if self.rewrite_timestamp
-                else "no: the docker driver refuses rewrite-timestamp",
+                else "no rewrite-timestamp on the docker driver (image timestamps still "
+                "follow SOURCE_DATE_EPOCH)",
             ),
         ]
         return rows
 
 
-def check_can_build(info: BuilderInfo, platforms: Iterable[str], *, cache_export: bool) -> None:
+def check_can_build(
+    info: BuilderInfo, platforms: Iterable[str], *, cache_export: bool, rewrite: bool = False
+) -> None:
     """Refuse, before any build, a plan the builder cannot carry out (one line naming the
     builder and what it lacks)."""
     wanted = sorted(set(platforms))
@@ -125,6 +129,25 @@ def check_can_build(info: BuilderInfo, platforms: Iterable[str], *, cache_export
             "dockerd's containerd image store; enable it, use a BuildKit daemon builder, "
             "or pass --no-cache-export"
         )
+    if rewrite and not info.rewrite_timestamp:
+        raise EngineError(
+            f"builder {info.name} (driver {info.driver}) cannot rewrite layer timestamps "
+            "(build.rewrite_timestamp); use a BuildKit daemon builder or set it to false"
+        )
+
+
+def output_overrides(
+    info: BuilderInfo, *, push: bool, cache_only: bool, rewrite: bool = False
+) -> dict[str, str]:
+    """``--set *.output=…`` for this builder: nothing exported (``warm``); or, pushing
+    with ``rewrite`` on a builder that can, layer file times clamped to SOURCE_DATE_EPOCH
+    (the bake file's ``_common`` args). Empty: the bake file's own outputs (``--push`` /
+    ``--load``)."""
+    if cache_only:
+        return {"*.output": "type=cacheonly"}
+    if push and rewrite and info.rewrite_timestamp:
+        return {"*.output": "type=registry,rewrite-timestamp=true"}
+    return {}
 
 
 def fs_entitlements(paths: Sequence[Path], cwd: Path | None = None) -> list[str]:

@@ -188,8 +188,12 @@ def _run(
         cache_branch=detect_branch(cache_branch),
         cache_export=cache_export,
     )
-    if progress != "quiet":
-        print_plan(prepared.plan, f"building (cache branch {prepared.plan.cache_branch})")
+
+    def announce(name: str) -> None:
+        if progress != "quiet":
+            title = f"building on {name} (cache branch {prepared.plan.cache_branch})"
+            print_plan(prepared.plan, title)
+
     try:
         results = run_bake(
             prepared,
@@ -202,6 +206,7 @@ def _run(
             force=force,
             metadata_file=metadata_file,
             progress=progress,
+            announce=announce,
         )
     except (BuildError, Interrupted) as exc:
         if isinstance(exc.results, list):
@@ -474,7 +479,7 @@ def doctor(config: ConfigOpt = None, builder: BuilderOpt = None) -> None:
 
     from builder import engine
     from builder.config import load_config, resolve_config_path
-    from builder.console import out
+    from builder.console import show
     from builder.errors import EngineError
 
     path = resolve_config_path(config)
@@ -490,7 +495,8 @@ def doctor(config: ConfigOpt = None, builder: BuilderOpt = None) -> None:
         table.add_column(col, overflow="fold")
     for name, ok, detail in rows:
         table.add_row(name, "[green]ok[/]" if ok else "[red]missing[/]", detail)
-    out.print(table)
+    lines = [f"{'ok' if ok else 'MISSING'}  {name}: {detail}" for name, ok, detail in rows]
+    show(table, ["doctor:", *(f"  {line}" for line in lines)])
     bad = [name for name, ok, _ in rows if not ok]
     if bad:
         raise EngineError(f"not ready: {', '.join(bad)} (see the table above)")

@@ -21,6 +21,7 @@ from builder.model import (
     DEFAULT_DEPS_BASE,
     DEFAULT_PLATFORMS,
     DEFAULT_POETRY_GROUPS,
+    DEFAULT_REWRITE_TIMESTAMP,
     DEFAULT_SERVER,
     DEFAULT_TOOLS,
     KNOWN_PLATFORMS,
@@ -42,7 +43,7 @@ CONFIG_ENV = "OH_BUILDER_CONFIG"
 
 _SCHEMA: dict[str, tuple[str, ...]] = {
     "": ("build", "registry", "deps", "labels", "bases"),
-    "build": ("platforms", "args", "builder"),
+    "build": ("platforms", "args", "builder", "rewrite_timestamp"),
     "registry": ("runtime", "deps", "cache"),
     "deps": ("base", "app", "browser", "tools", "server", "entrypoint", "poetry_groups"),
     "bases": ("image", "name", "platforms"),
@@ -88,6 +89,9 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         raise p.fail(
             "build.builder", f"{builder!r} is not a buildx builder name (see `docker buildx ls`)"
         )
+    rewrite = build_t.get("rewrite_timestamp", DEFAULT_REWRITE_TIMESTAMP)
+    if not isinstance(rewrite, bool):
+        raise p.fail("build.rewrite_timestamp", "must be true or false")
 
     reg_t = p.table(data, "registry")
     p.check_keys(reg_t, "registry")
@@ -105,7 +109,9 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     bases = p.bases(data.get("bases"), platforms)
     return Config(
         path=path,
-        build=BuildSettings(platforms=platforms, args=args, builder=builder),
+        build=BuildSettings(
+            platforms=platforms, args=args, builder=builder, rewrite_timestamp=rewrite
+        ),
         registry=registry,
         deps=deps,
         labels=labels,

@@ -48,7 +48,7 @@ def ca_bundle() -> str:
 def _error_text(exc: Exception) -> str:
     stderr = getattr(exc, "stderr", None) or str(exc)
     lines = [line for line in str(stderr).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else str(exc)
+    return lines[-1].removeprefix("ERROR: ") if lines else str(exc)
 
 
 def check_engine() -> dict[str, str]:

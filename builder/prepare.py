@@ -52,6 +52,7 @@ DOCKERIGNORE = b"docker-bake.hcl\n*.json\nlogs/\n.oh-builder\n"
 class Prepared:
     plan: Plan
     files: dict[str, ContextFile]  # relative path in the build directory -> content
+    rewrite_timestamp: bool = False  # build.rewrite_timestamp: how run pushes
 
 
 def _walk(root: Path) -> list[tuple[str, Path]]:
@@ -239,10 +240,12 @@ def prepare(
     bake = render_bake(
         version=__version__,
         build_dir=build_dir,
-        args=plan.args,
+        # SOURCE_DATE_EPOCH: image and history timestamps (every builder), and the time
+        # rewrite-timestamp clamps layer files to (BuildKit daemons).
+        args={"SOURCE_DATE_EPOCH": str(EPOCH), **plan.args},
         deps=plan.deps,
         runtime=plan.runtime,
         default_targets=[d.name for d in plan.deps[:1]] + (["runtime"] if plan.runtime else []),
     )
     files["docker-bake.hcl"] = ContextFile(data=bake.encode(), executable=False)
-    return Prepared(plan=plan, files=files)
+    return Prepared(plan=plan, files=files, rewrite_timestamp=config.build.rewrite_timestamp)

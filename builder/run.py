@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from builder import engine
-from builder.builders import check_can_build
+from builder.builders import check_can_build, output_overrides
 from builder.errors import BuildError, OutputError
 from builder.outdir import output_lock, write_build_dir
 from builder.plan import DepsTarget, Plan, RuntimeTarget
@@ -56,6 +56,7 @@ def run_bake(
     metadata_file: Path | None = None,
     progress: str = "auto",
     echo: Echo | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> list[TargetResult]:
     """Bake ``targets``; raise BuildError (after reporting) when any failed.
 
@@ -63,7 +64,8 @@ def run_bake(
     plain log, grouped on GitHub Actions) or quiet. cache_only: build into the builder's
     cache and export nothing (``warm``). Every target's full log goes to
     OUTPUT/logs/TARGET.log. builder: a buildx builder name (None: buildx's current one);
-    checked before anything is built (it exists, answers, and can build the plan).
+    checked before anything is built (it exists, answers, and can build the plan), then
+    ``announce(builder name)`` runs.
     """
     engine.check_engine()
     plan = prepared.plan
@@ -75,7 +77,10 @@ def run_bake(
         info,
         {p for t in chosen for p in t.platforms},
         cache_export=not cache_only and any(t.cache.cache_to for t in chosen),
+        rewrite=push and prepared.rewrite_timestamp,
     )
+    if announce is not None:
+        announce(info.name)
     if metadata_file is not None and not metadata_file.absolute().parent.is_dir():
         raise OutputError(
             f"{metadata_file}: cannot write the metadata file: its directory does not exist"
@@ -93,7 +98,9 @@ def run_bake(
                 load=load,
                 no_cache=no_cache,
                 force=force,
-                cache_only=cache_only,
+                overrides=output_overrides(
+                    info, push=push, cache_only=cache_only, rewrite=prepared.rewrite_timestamp
+                ),
                 metadata_file=metadata_file,
                 progress=progress,
                 echo=echo,
@@ -111,7 +118,7 @@ def _run(
     load: bool,
     no_cache: bool,
     force: bool,
-    cache_only: bool,
+    overrides: dict[str, str],
     metadata_file: Path | None,
     progress: str,
     echo: Echo | None,
@@ -154,7 +161,7 @@ def _run(
         push=push,
         load=load,
         no_cache=no_cache,
-        cache_only=cache_only,
+        overrides=overrides,
     )
     out = list(results.values())
     try:
@@ -323,7 +330,7 @@ def _bake(
     push: bool,
     load: bool,
     no_cache: bool,
-    cache_only: bool,
+    overrides: dict[str, str],
 ) -> bool:
     for n in names:
         logs.write(n, f"== docker buildx bake {' '.join(names)}")
@@ -341,11 +348,11 @@ def _bake(
                 bake_file,
                 names,
                 builder=builder,
-                push=push,
+                push=push and "*.output" not in overrides,  # the override pushes
                 load=load,
                 no_cache=no_cache,
                 metadata_file=Path(meta.name),
-                overrides={"*.output": "type=cacheonly"} if cache_only else None,
+                overrides=overrides,
                 progress="rawjson" if live else "plain",
             ):
                 text = parser.feed(line)  # rawjson: only buildx's own error report

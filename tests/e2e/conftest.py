@@ -23,6 +23,16 @@ from tests.sample import SAMPLE_CONFIG
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("OH_BUILDER_BIN", REPO / ".venv" / "bin"))
 LOGS = Path(os.environ.get("OH_E2E_LOGS", "/var/log/oh-builder/e2e"))
+# The builders: the profiles' images are baked on a BuildKit daemon (what CI builds on;
+# `make engine` starts it); the docker driver (dockerd's own BuildKit, buildx's default
+# here) keeps the cases a laptop user meets.
+DAEMON = os.environ.get("OH_E2E_BUILDER", "oh-buildkitd")
+DOCKER_DRIVER = "default"
+BUILDERS = (DAEMON, DOCKER_DRIVER)
+# Debian stable's buildx 0.13.1, beside the current one (tests/engine/engine.sh).
+OLD_BUILDX = {
+    "DOCKER_CONFIG": os.environ.get("OH_OLD_BUILDX_CONFIG", "/var/cache/oh-builder/buildx-0.13")
+}
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -43,8 +53,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def sh(
-    *args: str, log: Path | None = None, timeout: float = 3600, check: bool = True, cwd: Path = REPO
+    *args: str,
+    log: Path | None = None,
+    timeout: float = 3600,
+    check: bool = True,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **env} if env else None
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as f:
@@ -56,6 +72,7 @@ def sh(
                 cwd=cwd,
                 timeout=timeout,
                 check=False,
+                env=full_env,
             )
         if check and r.returncode != 0:
             tail = "".join(log.read_text().splitlines(keepends=True)[-25:])
@@ -64,7 +81,13 @@ def sh(
 
     def once() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            args, capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False
+            args,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
+            env=full_env,
         )
 
     r = once()
@@ -145,13 +168,16 @@ def baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, o
     their recipe changes); rebuilding proves this tree builds, and is cached anyway.
     """
     out = tmp_path_factory.mktemp("bake") / "build"
-    with timed("full bake: 6 bases x linux/amd64+arm64, --push --force, cache export") as f:
+    label = f"full bake on {DAEMON}: 6 bases x linux/amd64+arm64, --push --force, cache export"
+    with timed(label) as f:
         meta = out.parent / "meta.json"
         sh(
             str(BIN / "oh-builder"),
             "bake",
             "--push",
             "--force",
+            "--builder",
+            DAEMON,
             "--progress",
             "plain",
             "--config",
@@ -169,6 +195,7 @@ def baked(engine: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, o
     log = (LOGS / "bake.log").read_text()
     assert "exporting cache to registry" in log, "the bake exported no registry cache"
     assert {d["status"] for d in done} == {"built"}, done
+    assert {d["builder"] for d in done} == {DAEMON}, done
     tags = json.loads(
         sh(str(BIN / "oh-builder"), "tags", "--json", "-c", str(SAMPLE_CONFIG)).stdout
     )
@@ -209,9 +236,9 @@ PROFILE_BASES = {
 
 
 def bake_profile(config: Path, label: str, log: str, out: Path) -> dict[str, str]:
-    """One real `oh-builder bake --push` of CONFIG, timed as LABEL; base image -> runtime
-    tag. Tags are content hashes: an image already pushed from the same inputs is reused
-    (status exists, and the tests pull it), as `make bake` would."""
+    """One real `oh-builder bake --push` of CONFIG on the daemon builder, timed as LABEL;
+    base image -> runtime tag. Tags are content hashes: an image already pushed from the
+    same inputs is reused (status exists, and the tests pull it), as `make bake` would."""
     meta = out.parent / "meta.json"
     # The docker driver unpacks every image it pushes (one copy per base, 1-4 GB each):
     # drop the earlier profiles' copies first, or the disk fills up (it did, mid-bake).
@@ -219,6 +246,7 @@ def bake_profile(config: Path, label: str, log: str, out: Path) -> dict[str, str
     with timed(label) as f:
         sh(
             str(BIN / "oh-builder"), "bake", "--push", "--progress", "plain",
+            "--builder", DAEMON,
             "-c", str(config), "--output", str(out), "--metadata-file", str(meta),
             log=LOGS / log,
         )  # fmt: skip

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import BASE_CONFIG
 from tests.e2e import registry
-from tests.e2e.conftest import BIN, LOGS, REPO, lock_config, sh
+from tests.e2e.conftest import BIN, BUILDERS, DAEMON, LOGS, REPO, lock_config, sh
 from tests.e2e.timings import timed
 from tests.sample import SAMPLE_CONFIG
 
@@ -59,9 +59,13 @@ def test_second_bake_pushes_nothing(baked: dict[str, object], tmp_path: Path) ->
     assert after == before, f"registry storage changed: {before} -> {after}"
 
 
+@pytest.mark.parametrize("builder", BUILDERS)
 def test_bad_base_does_not_stop_the_others(
-    baked: dict[str, object], tmp_path: Path, app_dir: Path
+    baked: dict[str, object], tmp_path: Path, app_dir: Path, builder: str
 ) -> None:
+    """From the first run on: on a builder without any registry cache for these targets
+    (a config of its own), a cache import is a miss and a target cancelled by another's
+    failure is baked again, not counted as failed."""
     cfg = tmp_path / "builder.toml"
     cfg.write_text(
         BASE_CONFIG.replace(
@@ -71,13 +75,17 @@ def test_bad_base_does_not_stop_the_others(
         + '[[bases]]\nimage = "127.0.0.1:5000/oh-test/does-not-exist:nope"\nname = "missing"\n'
     )
     lock_config(cfg, missing=["127.0.0.1:5000/oh-test/does-not-exist:nope"])
-    (app_dir / "action_server" / "__main__.py").write_text("")
+    (app_dir / "action_server" / "__main__.py").write_text(f"# {builder} {uuid.uuid4().hex}\n")
     meta = tmp_path / "meta.json"
-    with timed("matrix with one bad base (amd64): the rest built, exit 4"):
+    with timed(f"matrix with one bad base (amd64) on {builder}: the rest built, exit 4"):
         r = sh(
             OH,
             "bake",
             "--push",
+            "--builder",
+            builder,
+            "--cache-branch",  # no registry cache under this branch: a first run's misses
+            f"e2e-{uuid.uuid4().hex[:8]}",
             "--force",  # every target in the first bake, whatever earlier runs pushed
             "--progress",
             "plain",
@@ -88,7 +96,7 @@ def test_bad_base_does_not_stop_the_others(
             "--metadata-file",
             str(meta),
             "--no-cache-export",
-            log=LOGS / "bake-bad-base.log",
+            log=LOGS / f"bake-bad-base-{builder}.log",
             check=False,
         )
     assert r.returncode == 4
@@ -101,7 +109,10 @@ def test_bad_base_does_not_stop_the_others(
     # (never a bake per target); each target's whole log is in OUTPUT/logs.
     missing_log = Path(str(data["runtime-missing"]["log"]))
     assert missing_log == tmp_path / "build" / "logs" / "runtime-missing.log"
-    assert f"runtime-missing (log: {missing_log})" in (LOGS / "bake-bad-base.log").read_text()
+    assert (
+        f"runtime-missing (log: {missing_log})"
+        in (LOGS / f"bake-bad-base-{builder}.log").read_text()
+    )
     assert "does-not-exist" in missing_log.read_text()
     good_log = Path(str(data["runtime-debian-bookworm"]["log"])).read_text()
     bakes = re.findall(r"^== docker buildx bake (.*)$", good_log, re.M)
@@ -110,13 +121,19 @@ def test_bad_base_does_not_stop_the_others(
 
 @pytest.fixture(scope="module")
 def pruned(baked: dict[str, object]) -> None:
-    """The local builder cache wiped: only the registry cache remains."""
+    """The docker driver's build cache wiped: only the registry cache remains."""
     sh("docker", "buildx", "prune", "-af", log=LOGS / "prune.log")
 
 
-def test_registry_cache_after_prune(pruned: None, tmp_path: Path) -> None:
-    """After `docker buildx prune -af`, a forced rebuild of deps is all CACHED."""
-    with timed("deps rebuild (amd64) after buildx prune -af, from the registry cache"):
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_registry_cache_after_prune(pruned: None, tmp_path: Path, builder: str) -> None:
+    """After `docker buildx prune -af` of the builder, a forced rebuild of deps is all
+    CACHED: it comes from the registry cache."""
+    if builder == DAEMON:
+        sh("docker", "buildx", "prune", "-af", "--builder", DAEMON, log=LOGS / "prune-daemon.log")
+    with timed(
+        f"deps rebuild (amd64) on {builder} after buildx prune -af, from the registry cache"
+    ):
         oh(
             "deps",
             "--platform",
@@ -125,10 +142,12 @@ def test_registry_cache_after_prune(pruned: None, tmp_path: Path) -> None:
             "--force",
             "--progress",
             "plain",
+            "--builder",
+            builder,
             out=tmp_path,
-            log="deps-after-prune.log",
+            log=f"deps-after-prune-{builder}.log",
         )
-    log = (LOGS / "deps-after-prune.log").read_text()
+    log = (LOGS / f"deps-after-prune-{builder}.log").read_text()
     assert_all_cached(log)
 
 

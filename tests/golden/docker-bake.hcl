@@ -6,7 +6,9 @@
 # buildx >= 0.19 asks for read access to each path outside the working directory:
 #   --allow=fs.read=/etc/ssl/certs/ca-certificates.crt (or your OH_CA_BUNDLE), and
 #   --allow=fs.read=OH_BUILD_DIR when it is elsewhere. Older buildx has no --allow.
-# On any builder: --builder NAME (`docker buildx ls`).
+# On any builder: --builder NAME (`docker buildx ls`). To clamp layer file times to
+# SOURCE_DATE_EPOCH on a BuildKit daemon builder (build.rewrite_timestamp), push with
+# --set '*.output=type=registry,rewrite-timestamp=true' instead of --push.
 
 variable "OH_BUILD_DIR" {
   default = "build"
@@ -25,6 +27,7 @@ target "_common" {
   pull    = true
   secret  = ["id=cacert,src=${OH_CA_BUNDLE}"]
   args = {
+    "SOURCE_DATE_EPOCH" = "1700000000"
     "EXTRA" = "quote\" dollar$${x} percent%%{y}"
   }
 }

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from builder.builders import BuilderInfo, check_can_build, fs_entitlements, parse_version
+from builder.builders import (
+    BuilderInfo,
+    check_can_build,
+    fs_entitlements,
+    output_overrides,
+    parse_version,
+)
 from builder.engine import bake_args
 from builder.errors import EngineError
 
@@ -33,7 +39,7 @@ def test_what_follows_from_the_driver() -> None:
     assert facts["builder oh-buildkitd"][0]
     assert "BuildKit v0.25.2+debian" in facts["builder oh-buildkitd"][1]
     assert "registry only" in facts["builder oh-buildkitd: local image store"][1]
-    assert facts["builder oh-buildkitd: reproducible timestamps"][1].startswith("yes")
+    assert facts["builder oh-buildkitd: reproducible timestamps"][1].startswith("available")
 
 
 def test_a_builder_that_cannot_build_the_plan_is_refused_in_one_line() -> None:
@@ -90,3 +96,13 @@ def test_bake_arguments() -> None:
         "--set", "*.output=type=cacheonly", "deps", "runtime-x",
     ]  # fmt: skip
     assert "--builder" not in bake_args(Path("f"), ["deps"])
+
+
+def test_outputs_per_builder() -> None:
+    rewrite = {"*.output": "type=registry,rewrite-timestamp=true"}
+    assert output_overrides(DAEMON, push=True, cache_only=False, rewrite=True) == rewrite
+    assert output_overrides(DAEMON, push=True, cache_only=False) == {}
+    assert output_overrides(DOCKER, push=True, cache_only=False, rewrite=True) == {}
+    assert output_overrides(DAEMON, push=False, cache_only=False) == {}
+    for b in (DAEMON, DOCKER):
+        assert output_overrides(b, push=False, cache_only=True) == {"*.output": "type=cacheonly"}

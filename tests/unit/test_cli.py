@@ -203,11 +203,61 @@ def test_bake_passes_options_to_run(
             "--no-cache-export",
             "--progress",
             "quiet",
+            "--builder",
+            "oh-buildkitd",
         ],
     )
     assert r.exit_code == 0, r.output
     assert seen["push"] is True and seen["force"] is True
+    assert seen["builder"] == "oh-buildkitd"
     plan = seen["plan"]
     assert plan.cache_branch == "feat/x"  # type: ignore[attr-defined]
     assert all(d.cache.cache_to == () for d in plan.deps)  # type: ignore[attr-defined]
     assert seen["targets"] == ["deps", "runtime-debian-bookworm", "runtime-busybox"]
+
+
+def test_builder_from_config_env_and_flag(
+    write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--builder, then BUILDX_BUILDER (buildx's own variable), then [build] builder, else
+    None (buildx's current builder)."""
+    seen: list[object] = []
+    monkeypatch.setattr(
+        "builder.run.run_bake", lambda prepared, **kw: seen.append(kw["builder"]) or []
+    )
+    monkeypatch.delenv("BUILDX_BUILDER", raising=False)
+    cfg = write_config(TWO_BASES)
+    args = ["bake", "-c", str(cfg), "-o", str(tmp_path / "o"), "--progress", "quiet"]
+    args += ["--cache-branch", "main"]
+    assert runner.invoke(app, args).exit_code == 0
+    cfg.write_text(cfg.read_text().replace("[build]\n", '[build]\nbuilder = "from-config"\n', 1))
+    assert runner.invoke(app, args).exit_code == 0
+    assert runner.invoke(app, args, env={"BUILDX_BUILDER": "from-env"}).exit_code == 0
+    assert runner.invoke(app, [*args, "--builder", "from-flag"]).exit_code == 0
+    assert seen == [None, "from-config", "from-env", "from-flag"]
+    cfg.write_text(cfg.read_text().replace('"from-config"', '"no good"'))
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and "build.builder: 'no good' is not a buildx builder name" in r.output
+
+
+def test_a_builder_that_does_not_exist_is_one_line_exit_3(
+    write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from builder import engine
+    from builder.errors import EngineError
+
+    def no_builder(name: str | None) -> None:
+        raise EngineError(f"builder {name}: no such builder; `docker buildx ls` lists them")
+
+    calls: list[object] = []
+    monkeypatch.setattr(engine, "check_engine", lambda: {})
+    monkeypatch.setattr(engine, "builder_info", no_builder)
+    monkeypatch.setattr(engine, "bake_stream", lambda *a, **k: calls.append(a) or iter(()))
+    cfg = write_config(TWO_BASES)
+    out = tmp_path / "o"
+    r = runner.invoke(
+        app, ["bake", "-c", str(cfg), "-o", str(out), "--builder", "nope", "--cache-branch", "x"]
+    )
+    assert r.exit_code == 3, r.output
+    assert "error: builder nope: no such builder; `docker buildx ls` lists them" in r.output
+    assert "Traceback" not in r.output and not calls and not out.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from builder import engine
 from builder.builders import BuilderInfo
 from builder.config import load_config
-from builder.errors import BuildError, OutputError
+from builder.errors import BuildError, EngineError, OutputError
 from builder.outdir import output_lock
 from builder.plan import Selection
 from builder.prepare import Prepared, prepare
@@ -33,6 +34,7 @@ class FakeEngine:
         self.failing = set(failing)
         self.stage = stage  # the stage of the step that fails
         self.calls: list[list[str]] = []
+        self.options: list[dict[str, object]] = []
         self.progress: list[str] = []
 
     def bake_stream(
@@ -47,6 +49,7 @@ class FakeEngine:
         """Two steps per target (one cached) in buildx's plain or rawjson form."""
         self.calls.append(list(targets))
         self.progress.append(progress)
+        self.options.append(kw)
         assert bake_file.is_file()
         meta = {}
         for i, t in enumerate(targets):
@@ -130,10 +133,31 @@ def test_builds_all_and_counts_cached(
         prepared, output=tmp_path / "b", push=True, metadata_file=meta, progress="quiet"
     )
     assert fake.calls == [["deps", "runtime-debian-bookworm", "runtime-busybox"]]
+    assert fake.options[0]["builder"] == "oh-buildkitd" and fake.options[0]["push"] is True
+    assert fake.options[0]["overrides"] == {}
     assert {r.status for r in results} == {"built"}
     data = json.loads(meta.read_text())
     assert [d["target"] for d in data] == ["deps", "runtime-debian-bookworm", "runtime-busybox"]
     assert all(d["cached_steps"] == 1 and d["total_steps"] == 2 for d in data)
+
+
+def test_rewrite_timestamp_on_a_daemon_and_refused_on_the_docker_driver(
+    write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write_config(TWO_BASES)
+    cfg.write_text(cfg.read_text().replace("[build]\n", "[build]\nrewrite_timestamp = true\n", 1))
+    prepared = prepare(load_config(cfg), Selection())
+    fake = FakeEngine()
+    install(monkeypatch, fake)
+    run_bake(prepared, output=tmp_path / "b", push=True, progress="quiet")
+    # On a BuildKit daemon the push is the rewrite-timestamp output, not --push.
+    assert fake.options[0]["push"] is False
+    assert fake.options[0]["overrides"] == {"*.output": "type=registry,rewrite-timestamp=true"}
+    docker = replace(DAEMON, name="default", driver="docker", containerd_store=True)
+    install(monkeypatch, fake, docker)
+    with pytest.raises(EngineError, match=r"builder default .* cannot rewrite layer timestamps"):
+        run_bake(prepared, output=tmp_path / "b", push=True, progress="quiet")
+    assert len(fake.calls) == 1, "nothing built on a builder that lacks what the config asks"
 
 
 def test_existing_tags_are_skipped_unless_forced(
