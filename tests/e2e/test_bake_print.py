@@ -233,3 +233,20 @@ def test_the_bake_file_builds_by_hand(
         cwd=tmp_path, env=env, log=LOGS / f"bake-by-hand-{buildx}.log",
     )  # fmt: skip
     assert set(registry.platform_manifests(ref)) == {"linux/amd64"}
+
+
+def test_current_buildx_lints_and_lists_the_bake_file(engine: None, tmp_path: Path) -> None:
+    """What buildx 0.29 adds, on the generated file as it is: `--call=check` lints the
+    deps Dockerfile with no warning (runtime targets cannot be checked: buildx refuses a
+    `target:` context there, docs/engine.md), `--list=targets` lists the matrix."""
+    plan_and_print(REPO / "builder.toml", tmp_path)
+    bake = ["docker", "buildx", "bake", "-f", "build/docker-bake.hcl"]
+    check = sh(
+        *bake, "--builder", DAEMON, "--call=check",
+        "--allow=fs.read=/etc/ssl/certs/ca-certificates.crt", "deps",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "Check complete, no warnings found." in check.stdout + check.stderr
+    listed = sh(*bake, "--list=targets", cwd=tmp_path).stdout
+    names = {line.split()[0] for line in listed.splitlines()[1:] if line.strip()}
+    assert {"deps", "runtime", "runtime-debian-bookworm", "runtime-noshell"} <= names, listed

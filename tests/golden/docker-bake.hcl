@@ -84,7 +84,7 @@ target "runtime" {
         image      = "debian:bookworm@sha256:54a065b903a02b35a253c4a32a811fc5408e2d1c7ce8dfdc6b9c84549925d2fa"
         deps       = "deps"
         platforms  = ["linux/amd64", "linux/arm64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-735f8848-b1b1f9fe7918-aa188f2bd26c"
+        tag        = "127.0.0.1:5000/openhands/runtime:debian_t_bookworm-0204d8db-b1b1f9fe7918-aa188f2bd26c"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
@@ -102,7 +102,7 @@ target "runtime" {
         image      = "127.0.0.1:5000/oh-test/busybox:static@sha256:7408d1550c8a002199ee1315a249f3b6a96d1e8275f509d3a58dbc844a7dba93"
         deps       = "deps-amd64"
         platforms  = ["linux/amd64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-6ed29b94-b1b1f9fe7918-aa188f2bd26c-amd64"
+        tag        = "127.0.0.1:5000/openhands/runtime:127.0.0.1_t_5000_s_oh-test_s_busybox_t_static-c2431ac4-b1b1f9fe7918-aa188f2bd26c-amd64"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"
@@ -120,7 +120,7 @@ target "runtime" {
         image      = "swebench/sweb.eval.x86_64.django_1776_django-11099@sha256:0000000000000000000000000000000000000000000000000000000000000000"
         deps       = "deps"
         platforms  = ["linux/amd64", "linux/arm64"]
-        tag        = "127.0.0.1:5000/openhands/runtime:e729eec1_99_at_sha256_t_0000000000000000000000000000000000000000000000000000000000000000-d1afc68a-b1b1f9fe7918-aa188f2bd26c"
+        tag        = "127.0.0.1:5000/openhands/runtime:e729eec1_99_at_sha256_t_0000000000000000000000000000000000000000000000000000000000000000-ebbc78a2-b1b1f9fe7918-aa188f2bd26c"
         labels     = {
           "org.opencontainers.image.vendor" = "oh-builder"
           "dev.oh-builder.version" = "0.1.0"

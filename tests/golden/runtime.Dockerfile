@@ -1,6 +1,9 @@
+# check=skip=InvalidDefaultArgInFrom
 # Rendered by oh-builder 0.1.0 from dockerfiles/runtime.Dockerfile.j2: a runtime
 # image = any base image + the relocated /openhands bundle. No package manager and no
 # shell of the base is used: setup runs with the bundle's static busybox.
+# BASE_IMAGE has no default on purpose: the bake file always sets it (hence the check
+# directive above: `docker buildx bake --call=check` reports nothing).
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 USER 0:0
