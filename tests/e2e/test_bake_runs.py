@@ -170,19 +170,24 @@ def assert_all_cached(log: str) -> None:
     assert not missing, f"steps not CACHED: {missing}"
 
 
-def test_warm_then_local_load_is_cached(pruned: None, tmp_path: Path) -> None:
-    sh("docker", "buildx", "prune", "-af", log=LOGS / "prune-2.log")
-    with timed("warm (bookworm, amd64) after buildx prune -af"):
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_warm_then_local_load_is_cached(pruned: None, tmp_path: Path, builder: str) -> None:
+    """`warm` fills the builder's own cache (a daemon warms itself; nothing is loaded),
+    then a `--load` into dockerd's image store is all CACHED."""
+    sh("docker", "buildx", "prune", "-af", "--builder", builder, log=LOGS / "prune-2.log")
+    with timed(f"warm (bookworm, amd64) on {builder} after buildx prune -af"):
         oh(
             "warm",
             "--base",
             "debian:bookworm",
             "--platform",
             "linux/amd64",
+            "--builder",
+            builder,
             out=tmp_path,
-            log="warm.log",
+            log=f"warm-{builder}.log",
         )
-    with timed("runtime --load after warm (all deps steps CACHED)"):
+    with timed(f"runtime --load on {builder} after warm (all deps steps CACHED)"):
         oh(
             "runtime",
             "debian:bookworm",
@@ -192,10 +197,12 @@ def test_warm_then_local_load_is_cached(pruned: None, tmp_path: Path) -> None:
             "--force",
             "--progress",
             "plain",
+            "--builder",
+            builder,
             out=tmp_path,
-            log="load-after-warm.log",
+            log=f"load-after-warm-{builder}.log",
         )
-    assert_all_cached((LOGS / "load-after-warm.log").read_text())
+    assert_all_cached((LOGS / f"load-after-warm-{builder}.log").read_text())
 
 
 def in_terminal(*args: str, log: Path, timeout: float = 1800) -> tuple[int, str]:
@@ -254,9 +261,13 @@ def test_live_progress_in_a_terminal(baked: dict[str, object], tmp_path: Path) -
     assert "summary" in text and "built" in text
 
 
-def test_ctrl_c_pushes_no_tag(baked: dict[str, object], tmp_path: Path, app_dir: Path) -> None:
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_ctrl_c_pushes_no_tag(
+    baked: dict[str, object], tmp_path: Path, app_dir: Path, builder: str
+) -> None:
     """Ctrl-C during a build: exit 130, the unfinished image gets no tag, the existing
-    deps image is not overwritten, and buildx is gone."""
+    deps image is not overwritten, and buildx is gone (on a daemon builder too, whose
+    build runs in another process than buildx)."""
     (app_dir / "action_server" / "nonce.py").write_text(f"NONCE = {uuid.uuid4().hex!r}\n")
     cfg = tmp_path / "builder.toml"
     # deps from debian:bookworm: the --no-cache build shares no cache key with the
@@ -273,7 +284,7 @@ def test_ctrl_c_pushes_no_tag(baked: dict[str, object], tmp_path: Path, app_dir:
     deps_before = registry.get(tags["deps"]) if registry.exists(tags["deps"]) else None
     assert not registry.exists(runtime_ref)
     build = tmp_path / "build"
-    log = LOGS / "bake-interrupted.log"
+    log = LOGS / f"bake-interrupted-{builder}.log"
     with log.open("w") as f:
         proc = subprocess.Popen(
             [
@@ -284,6 +295,8 @@ def test_ctrl_c_pushes_no_tag(baked: dict[str, object], tmp_path: Path, app_dir:
                 "--no-cache-export",
                 "--progress",
                 "plain",
+                "--builder",
+                builder,
                 "-c",
                 str(cfg),
                 "--output",
@@ -309,7 +322,7 @@ def test_ctrl_c_pushes_no_tag(baked: dict[str, object], tmp_path: Path, app_dir:
         assert f"{build}: in use by another oh-builder (pid {proc.pid})" in other.stderr
         assert (build / ".oh-builder").stat().st_ino == marker, "the context was replaced"
         time.sleep(10)
-        with timed("Ctrl-C during a --no-cache bake: exit after SIGINT"):
+        with timed(f"Ctrl-C during a --no-cache bake on {builder}: exit after SIGINT"):
             os.killpg(proc.pid, signal.SIGINT)
             rest, _ = proc.communicate(timeout=120)
         f.write(rest)
