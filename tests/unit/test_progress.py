@@ -122,3 +122,33 @@ def test_a_missing_registry_cache_is_a_miss_and_a_canceled_target_unfinished(mod
     assert a.state != "failed", a.log
     assert any("cache miss" in line and "missing-a: not found" in line for line in a.log)
     assert any(line.endswith("canceled") for line in a.log), a.log
+
+
+def test_summary_outside_a_terminal_is_one_line_per_target(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """CI logs: no table wrapped at 80 columns; on GitHub Actions a Markdown table too."""
+    from builder import console
+
+    ref = "127.0.0.1:5000/openhands/agent-server:" + "x" * 90
+    ok = TargetResult(name="runtime-a", ref=ref, platforms=("linux/amd64", "linux/arm64"))
+    ok.status, ok.digest, ok.seconds, ok.builder = "built", "sha256:" + "ab" * 32, 12.3, "oh-b"
+    bad = TargetResult(name="runtime-b|x", ref="r/b", platforms=("linux/amd64",))
+    bad.status, bad.reason, bad.log_file = "failed", "blocked by deps", "/o/logs/runtime-b.log"
+    recorded = Console(width=80, record=True, force_terminal=False)
+    monkeypatch.setattr(console, "out", recorded)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    console.print_summary([ok, bad])
+    lines = recorded.export_text().splitlines()
+    assert lines[0] == "summary:"
+    digest = "sha256:" + "ab" * 32
+    assert lines[1] == (
+        f"  runtime-a  built  linux/amd64,linux/arm64  {ref}  {digest}  12 s  builder oh-b"
+    )
+    assert lines[2].startswith("  runtime-b|x  failed  linux/amd64  r/b  (blocked by deps)")
+    assert "  runtime-b|x: log /o/logs/runtime-b.log" in lines
+    md = summary.read_text()
+    assert md.startswith("### oh-builder bake on builder oh-b\n\n| target | status |")
+    assert f"| runtime-a | built | linux/amd64, linux/arm64 | `{ref}` | `{'ab' * 6}` |" in md
+    assert "| runtime-b\\|x | failed (blocked by deps) |" in md
