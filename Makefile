@@ -74,7 +74,7 @@ golden: venv
 # Benchmarks (figures, not tests): legacy vs two-stage on this engine, scale, planning.
 # Writes docs/benchmarks.md, docs/benchmarks.json, docs/img/benchmarks.png (~40 min).
 bench: venv locks
-	$(BIN)/python -m tests.bench.compare --out docs
+	$(BIN)/python -m tests.bench.compare --out docs --builder $(BUILDER)
 
 # Planning alone: 2,294 bases (seconds).
 bench-plan: venv engine

@@ -551,6 +551,7 @@ def cleanup_registry(run: str) -> None:
 
 def machine() -> dict[str, Any]:
     info = engine.check_engine()
+    builder = engine.builder_info(os.environ.get("BUILDX_BUILDER") or None)
     mem = 0
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
@@ -563,6 +564,7 @@ def machine() -> dict[str, Any]:
         "memory_gib": mem,
         "docker": info["daemon"],
         "buildx": info["buildx"],
+        "builder": f"{builder.name} ({builder.driver}, BuildKit {builder.buildkit})",
         "platform": PLATFORM,
     }
 
@@ -581,7 +583,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--logs", type=Path, default=Path("/var/log/oh-builder/bench"))
     ap.add_argument("--keep", action="store_true", help="keep the run's registry repositories")
+    ap.add_argument(
+        "--builder",
+        help="buildx builder for every build, prune and push of the run (BUILDX_BUILDER)",
+    )
     args = ap.parse_args(argv)
+    if args.builder:  # buildx reads it for every command the run makes
+        os.environ["BUILDX_BUILDER"] = args.builder
     sizes = [int(x) for x in args.scale.split(",") if x]
     legacy_sizes = [int(x) for x in args.legacy_scale.split(",") if x]
     started = time.monotonic()

@@ -406,7 +406,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"{m.get('when', '?')} on `{m.get('host', '?')}`: {m.get('cpus', '?')} CPUs, "
         f"{m.get('memory_gib', '?')} GiB, Linux {m.get('kernel', '?')}, Docker Engine "
-        f"{m.get('docker', '?')} (containerd image store, `docker` driver), buildx "
+        f"{m.get('docker', '?')} (containerd image store), builder "
+        f"{m.get('builder', 'default (docker driver)')}, buildx "
         f"{m.get('buildx', '?')}, registry:2 on 127.0.0.1:5000. Whole run: "
         f"{results.get('bench_seconds', 0) / 60:.0f} min.",
         "",

@@ -36,6 +36,7 @@ ensure_binary() {
   local opts="-o Dir::Etc::SourceList=$apt/sources.list -o Dir::Etc::SourceParts=$apt/none"
   opts+=" -o Dir::State::Lists=$apt/lists -o Dir::Cache=$apt/cache"
   opts+=" -o Dir::Etc::Preferences=$apt/none -o Dir::Etc::PreferencesParts=$apt/none"
+  command -v patch >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patch >/dev/null
   say "building buildkitd from Debian sid's source packages (once; log: $LOG_DIR/buildkitd-build.log)"
   # shellcheck disable=SC2086
   apt-get $opts update >"$LOG_DIR/buildkitd-build.log" 2>&1 || die "apt-get update (sid) failed; see $LOG_DIR/buildkitd-build.log"
