@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: bake plan test test-unit test-app test-e2e lint golden engine bases locks venv host-tools profiles bench bench-plan bench-lock clean
+.PHONY: bake plan test test-unit test-app test-e2e lint golden engine ready buildkitd bases seed locks venv host-tools profiles bench bench-plan bench-lock clean
 
 # The venv holds oh-builder (editable, with dev tools) and the sample app with the
 # versions its poetry.lock pins, for the app's host tests.
@@ -29,11 +29,24 @@ venv: $(STAMP)
 profiles: venv
 	$(BIN)/python profiles/fetch.py openhands-v0
 
+# Docker Engine, buildx, the registry, arm64 emulation and the BuildKit daemon, in order.
 engine:
 	bash tests/engine/engine.sh
 
 bases: engine
 	bash tests/engine/bases.sh
+
+# What bake and test need, with the slow first-time parts side by side: buildkitd's Go
+# build, the debootstraps of the bases and pip (each script prefixes its lines).
+ready:
+	OH_ENGINE_BUILDKITD=skip bash tests/engine/engine.sh
+	$(MAKE) --no-print-directory -j3 -Oline venv seed buildkitd
+
+seed:
+	bash tests/engine/bases.sh
+
+buildkitd:
+	bash tests/engine/buildkitd.sh
 
 # The repository's lock files follow the stand-in bases made on this machine
 # (tests/engine/locks.sh says why); a no-op when they already match.
@@ -46,12 +59,12 @@ plan: venv
 # The builder `make bake` builds on: the BuildKit daemon `make engine` starts (no local
 # unpack of every pushed image). BUILDER=default builds on dockerd's own BuildKit.
 BUILDER ?= oh-buildkitd
-bake: venv locks
+bake: ready locks
 	$(BIN)/oh-builder bake --push --builder $(BUILDER)
 
 # verify results land in $(RESULTS); tests/tools/compat_table.py turns them into a table.
 RESULTS ?= /var/log/oh-builder/e2e/results
-test: venv host-tools profiles locks
+test: ready host-tools profiles locks
 	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest --durations=15 tests
 
 test-unit: venv
@@ -60,7 +73,7 @@ test-unit: venv
 test-app: venv host-tools
 	$(BIN)/pytest tests/app
 
-test-e2e: venv profiles locks
+test-e2e: ready profiles locks
 	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest tests/e2e
 
 lint: venv

@@ -238,8 +238,11 @@ main() {
   check_buildx
   ensure_registry
   ensure_binfmt
-  OH_CACHE_DIR="$CACHE_DIR" OH_ENGINE_DIR="$STATE_DIR" OH_ENGINE_LOG_DIR="$LOG_DIR" \
-    OLD_BUILDX_CONFIG="$OLD_BUILDX_CONFIG" bash "$(dirname "$0")/buildkitd.sh"
+  # OH_ENGINE_BUILDKITD=skip: the caller starts it (make ready: beside the bases' seeding)
+  if [ "${OH_ENGINE_BUILDKITD:-}" != skip ]; then
+    OH_CACHE_DIR="$CACHE_DIR" OH_ENGINE_DIR="$STATE_DIR" OH_ENGINE_LOG_DIR="$LOG_DIR" \
+      OLD_BUILDX_CONFIG="$OLD_BUILDX_CONFIG" bash "$(dirname "$0")/buildkitd.sh"
+  fi
   say "ready (logs in $LOG_DIR)"
 }
 
