@@ -26,6 +26,7 @@ LOG_LINES = 400  # per target, for the summary's log tail
 _STEP = re.compile(r"(?:^|\s)\d+/\d+$")
 _PLAIN = re.compile(r"^#(\d+) (.*)$")
 _PLAIN_LOG = re.compile(r"^\d+\.\d+ (.*)$")
+_LAYER_PULL = re.compile(r"^(?:extracting )?sha256:[0-9a-f]{64}\b")
 
 
 @dataclass(kw_only=True)
@@ -193,6 +194,10 @@ class Tracker:
         self._touch(r)
         if text.startswith("pushing") and r.state not in ("failed", "done"):
             r.state, r.current = "pushing", text
+        elif v.kind == "step" and _LAYER_PULL.match(text):
+            # A BuildKit daemon reports a step it takes from an imported registry cache
+            # by pulling the step's layers under it (the docker driver says CACHED).
+            r.cached.add(key)
 
     def log(self, key: str | None, text: str) -> None:
         v = self.vertices.get(key) if key is not None else None

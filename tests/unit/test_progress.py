@@ -152,3 +152,14 @@ def test_summary_outside_a_terminal_is_one_line_per_target(
     assert md.startswith("### oh-builder bake on builder oh-b\n\n| target | status |")
     assert f"| runtime-a | built | linux/amd64, linux/arm64 | `{ref}` | `{'ab' * 6}` |" in md
     assert "| runtime-b\\|x | failed (blocked by deps) |" in md
+
+
+def test_a_step_loaded_from_the_registry_cache_counts_as_cached() -> None:
+    """A BuildKit daemon importing the registry cache (buildx 0.29, deps rebuilt after a
+    prune: a real log) does not say CACHED for a step it needs the result of; it pulls
+    the step's layers under it. That is a cache hit, not a rebuild."""
+    results, _ = follow("prune-daemon", "plain", ["deps"])
+    d = results["deps"]
+    pulled = {k for k in d.steps - d.cached}
+    assert len(d.steps) >= 10 and not pulled - {"#21", "#22"}, pulled  # COPY --link merges
+    assert "#12" in d.cached  # [system 2/2] RUN: layers pulled, then DONE
