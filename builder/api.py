@@ -17,11 +17,14 @@ def build_dependencies_image(
     output: Path = Path("build"),
 ) -> str:
     """Build and push the deps image; return its reference."""
-    prepared = prepare(config, Selection(platforms=platforms), build_dir=str(output))
-    if not dry_run:
-        from builder.run import run_bake
+    selection = Selection(platforms=platforms)
+    if dry_run:
+        return prepare(config, selection, build_dir=str(output)).plan.deps_ref
+    from builder.run import resolve_builder, run_bake
 
-        run_bake(prepared, output=output, targets=[prepared.plan.deps[0].name], push=True)
+    info = resolve_builder(config.build.builder)
+    prepared = prepare(config, selection, build_dir=str(output), cache_flavor=info.cache_flavor)
+    run_bake(prepared, output=output, targets=[prepared.plan.deps[0].name], builder=info, push=True)
     return prepared.plan.deps_ref
 
 
@@ -38,12 +41,14 @@ def build_runtime_image(
 
     if not any(b.image == base_image for b in config.bases):
         raise ConfigError(f"{config.path}: {base_image!r} is not one of the [[bases]] images")
-    prepared = prepare(
-        config, Selection(bases=(base_image,), platforms=platforms), build_dir=str(output)
-    )
-    target = next(r for r in prepared.plan.runtime if r.base == base_image)
-    if not dry_run:
-        from builder.run import run_bake
+    selection = Selection(bases=(base_image,), platforms=platforms)
+    if dry_run:
+        prepared = prepare(config, selection, build_dir=str(output))
+        return next(r for r in prepared.plan.runtime if r.base == base_image).ref
+    from builder.run import resolve_builder, run_bake
 
-        run_bake(prepared, output=output, targets=[target.name], push=True)
+    info = resolve_builder(config.build.builder)
+    prepared = prepare(config, selection, build_dir=str(output), cache_flavor=info.cache_flavor)
+    target = next(r for r in prepared.plan.runtime if r.base == base_image)
+    run_bake(prepared, output=output, targets=[target.name], builder=info, push=True)
     return target.ref

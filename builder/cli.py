@@ -103,15 +103,26 @@ def plan(
     shard: ShardOpt = None,
     output: OutputOpt = Path("build"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+    builder: BuilderOpt = None,
 ) -> None:
-    """Write OUTPUT/docker-bake.hcl, the Dockerfiles and the build context."""
+    """Write OUTPUT/docker-bake.hcl, the Dockerfiles and the build context.
+
+    The file is the same for every builder but for the registry cache tags: a builder of
+    the docker driver gets its own (docs/cli.md); without --builder (or [build] builder)
+    nothing is inspected and the tags are a BuildKit daemon's."""
     from builder.config import load_config, resolve_config_path
     from builder.console import print_plan
     from builder.outdir import output_lock, write_build_dir
     from builder.prepare import prepare
 
     cfg = load_config(resolve_config_path(config))
-    prepared = prepare(cfg, _selection(base, platform, shard), build_dir=str(output))
+    selection = _selection(base, platform, shard)
+    flavor = ""
+    if builder or cfg.build.builder:
+        from builder.run import resolve_builder
+
+        flavor = resolve_builder(builder or cfg.build.builder).cache_flavor
+    prepared = prepare(cfg, selection, build_dir=str(output), cache_flavor=flavor)
     with output_lock(output):
         write_build_dir(output, prepared.files)
     if not quiet:
@@ -174,19 +185,22 @@ def _run(
     from builder.console import print_plan, print_summary
     from builder.errors import BuildError, ConfigError
     from builder.prepare import prepare
-    from builder.run import Interrupted, run_bake
+    from builder.run import Interrupted, resolve_builder, run_bake
 
     if push and load:
         raise ConfigError("--push and --load exclude each other")
     if progress not in ("auto", "plain", "quiet"):
         raise ConfigError(f"--progress {progress!r}: use auto, plain or quiet")
     cfg = load_config(resolve_config_path(config))
+    selection = _selection(*selection_args)
+    info = resolve_builder(builder or cfg.build.builder)
     prepared = prepare(
         cfg,
-        _selection(*selection_args),
+        selection,
         build_dir=str(output),
         cache_branch=detect_branch(cache_branch),
         cache_export=cache_export,
+        cache_flavor=info.cache_flavor,
     )
 
     def announce(name: str) -> None:
@@ -199,7 +213,7 @@ def _run(
             prepared,
             output=output,
             targets=targets(prepared.plan),
-            builder=builder or cfg.build.builder,
+            builder=info,
             push=push,
             load=load,
             no_cache=no_cache,
@@ -522,32 +536,35 @@ def warm(
     from builder.console import out
     from builder.errors import ConfigError
     from builder.prepare import prepare
-    from builder.run import run_bake
+    from builder.run import resolve_builder, run_bake
 
     if progress not in ("auto", "plain", "quiet"):
         raise ConfigError(f"--progress {progress!r}: use auto, plain or quiet")
     cfg = load_config(resolve_config_path(config))
+    selection = _selection(base, platform, shard)
+    info = resolve_builder(builder or cfg.build.builder)
     prepared = prepare(
         cfg,
-        _selection(base, platform, shard),
+        selection,
         build_dir=str(output),
         cache_branch=detect_branch(cache_branch),
         cache_export=False,
+        cache_flavor=info.cache_flavor,
     )
     names = [d.name for d in prepared.plan.deps] + [r.name for r in prepared.plan.runtime]
     start = time.monotonic()
-    results = run_bake(
+    run_bake(
         prepared,
         output=output,
         targets=names,
-        builder=builder or cfg.build.builder,
+        builder=info,
         cache_only=True,
         progress=progress,
     )
     out.print(
         f"warmed {len(names)} target(s) ({', '.join(names[:8])}{' …' if len(names) > 8 else ''}) "
         f"for {', '.join(sorted({p for r in prepared.plan.runtime for p in r.platforms}))} "
-        f"from cache branch {prepared.plan.cache_branch} on builder {results[0].builder} "
+        f"from cache branch {prepared.plan.cache_branch} on builder {info.name} "
         f"in {time.monotonic() - start:.1f} s"
     )
 

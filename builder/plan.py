@@ -69,6 +69,7 @@ class Plan:
     deps: tuple[DepsTarget, ...]
     runtime: tuple[RuntimeTarget, ...]
     cache_branch: str = FALLBACK_BRANCH
+    cache_flavor: str = ""  # "" (a BuildKit daemon) or "dockerd" (the docker driver)
 
     @property
     def deps_ref(self) -> str:
@@ -120,10 +121,11 @@ def platform_suffix(platforms: tuple[str, ...]) -> str:
     return ".".join(p.split("/", 1)[1].replace("/", "") for p in platforms)
 
 
-def _cache_refs(cache_repo: str, key: str, branch: str) -> list[str]:
-    refs = [f"{cache_repo}:{ref_tag_safe(f'{key}--{branch}')}"]
+def _cache_refs(cache_repo: str, key: str, branch: str, flavor: str = "") -> list[str]:
+    tail = f"--{flavor}" if flavor else ""
+    refs = [f"{cache_repo}:{ref_tag_safe(f'{key}--{branch}{tail}')}"]
     if branch != FALLBACK_BRANCH:
-        refs.append(f"{cache_repo}:{ref_tag_safe(f'{key}--{FALLBACK_BRANCH}')}")
+        refs.append(f"{cache_repo}:{ref_tag_safe(f'{key}--{FALLBACK_BRANCH}{tail}')}")
     return refs
 
 
@@ -135,13 +137,17 @@ def _cache(
     mode_max: bool,
     also: tuple[str, ...] = (),
     export: bool = True,
+    flavor: str = "",
 ) -> CacheSpec:
-    """Import the branch's cache, then main's (and ``also``); export to the branch's."""
+    """Import the branch's cache, then main's (and ``also``); export to the branch's.
+    ``flavor``: the builder kind's own cache tags (see Plan.cache_flavor)."""
     keys = (key, *also)
     cache_from = tuple(
-        f"type=registry,ref={ref}" for k in keys for ref in _cache_refs(cache_repo, k, branch)
+        f"type=registry,ref={ref}"
+        for k in keys
+        for ref in _cache_refs(cache_repo, k, branch, flavor)
     )
-    to = f"type=registry,ref={_cache_refs(cache_repo, key, branch)[0]},ignore-error=true"
+    to = f"type=registry,ref={_cache_refs(cache_repo, key, branch, flavor)[0]},ignore-error=true"
     if mode_max:
         to += ",mode=max"
     return CacheSpec(cache_from=cache_from, cache_to=(to,) if export else ())
@@ -160,6 +166,7 @@ def make_plan(
     pins: dict[str, str] | None = None,
     cache_branch: str = FALLBACK_BRANCH,
     cache_export: bool = True,
+    cache_flavor: str = "",
 ) -> Plan:
     """The deps target(s) and one runtime target per selected base.
 
@@ -204,6 +211,7 @@ def make_plan(
                 mode_max=True,
                 also=() if full else ("deps",),
                 export=cache_export,
+                flavor=cache_flavor,
             ),
             labels={
                 **common_labels,
@@ -245,7 +253,12 @@ def make_plan(
                 ref=f"{reg.runtime}:{tag}",
                 deps_target=deps[platforms].name,
                 cache=_cache(
-                    reg.cache, cache_key, cache_branch, mode_max=False, export=cache_export
+                    reg.cache,
+                    cache_key,
+                    cache_branch,
+                    mode_max=False,
+                    export=cache_export,
+                    flavor=cache_flavor,
                 ),
                 labels={
                     **common_labels,
@@ -272,4 +285,5 @@ def make_plan(
         deps=tuple(deps.values()),
         runtime=tuple(runtime),
         cache_branch=cache_branch,
+        cache_flavor=cache_flavor,
     )

@@ -173,6 +173,7 @@ def prepare(
     build_dir: str = "build",
     cache_branch: str = "main",
     cache_export: bool = True,
+    cache_flavor: str = "",
     lock: Lock | None = None,
 ) -> Prepared:
     """Everything a bake of ``selection`` needs; bases are pinned by the config's lock
@@ -226,6 +227,7 @@ def prepare(
         pins=pins,
         cache_branch=cache_branch,
         cache_export=cache_export,
+        cache_flavor=cache_flavor,
     )
     files: dict[str, ContextFile] = {
         "deps.Dockerfile": ContextFile(data=deps_df.encode(), executable=False),

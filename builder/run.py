@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import TextIO
 
 from builder import engine
-from builder.builders import check_can_build, output_overrides
+from builder.builders import BuilderInfo, check_can_build, output_overrides
 from builder.errors import BuildError, OutputError
 from builder.outdir import output_lock, write_build_dir
 from builder.plan import DepsTarget, Plan, RuntimeTarget
 from builder.prepare import Prepared
 from builder.progress import PlainParser, RawJsonParser, TargetResult, Tracker
 
-__all__ = ["Interrupted", "TargetResult", "display_mode", "run_bake"]
+__all__ = ["Interrupted", "TargetResult", "display_mode", "resolve_builder", "run_bake"]
 
 Echo = Callable[[str], None]
 
@@ -47,7 +47,7 @@ def run_bake(
     *,
     output: Path,
     targets: Sequence[str] = (),
-    builder: str | None = None,
+    builder: BuilderInfo | str | None = None,
     push: bool = False,
     load: bool = False,
     no_cache: bool = False,
@@ -63,16 +63,21 @@ def run_bake(
     progress: auto, live (a Rich table from buildx's rawjson stream), plain (buildx's
     plain log, grouped on GitHub Actions) or quiet. cache_only: build into the builder's
     cache and export nothing (``warm``). Every target's full log goes to
-    OUTPUT/logs/TARGET.log. builder: a buildx builder name (None: buildx's current one);
-    checked before anything is built (it exists, answers, and can build the plan), then
-    ``announce(builder name)`` runs.
+    OUTPUT/logs/TARGET.log. builder: the builder (as inspected: see ``resolve_builder``)
+    or its name (None: buildx's current one); checked before anything is built (it
+    exists, answers, and can build the plan), then ``announce(builder name)`` runs.
     """
     engine.check_engine()
     plan = prepared.plan
     wanted = set(targets) or {d.name for d in plan.deps[:1]} | {r.name for r in plan.runtime}
     every: list[DepsTarget | RuntimeTarget] = [*plan.deps, *plan.runtime]
     chosen = [t for t in every if t.name in wanted]
-    info = engine.builder_info(builder)
+    info = builder if isinstance(builder, BuilderInfo) else engine.builder_info(builder)
+    if plan.cache_flavor != info.cache_flavor:
+        raise ValueError(
+            f"the plan's registry cache tags are for another kind of builder than {info.name}; "
+            "prepare it with cache_flavor=resolve_builder(...).cache_flavor"
+        )
     check_can_build(
         info,
         {p for t in chosen for p in t.platforms},
@@ -105,6 +110,13 @@ def run_bake(
                 progress=progress,
                 echo=echo,
             )
+
+
+def resolve_builder(name: str | None) -> BuilderInfo:
+    """The builder a bake will run on, inspected (EngineError when it cannot be used):
+    prepare() needs its ``cache_flavor``, run_bake() takes it as is."""
+    engine.check_engine()
+    return engine.builder_info(name)
 
 
 def _run(

@@ -187,6 +187,7 @@ def test_bake_passes_options_to_run(
         return []
 
     monkeypatch.setattr("builder.run.run_bake", fake_run_bake)
+    monkeypatch.setattr("builder.run.resolve_builder", fake_builder)
     cfg = write_config(TWO_BASES)
     r = runner.invoke(
         app,
@@ -209,11 +210,45 @@ def test_bake_passes_options_to_run(
     )
     assert r.exit_code == 0, r.output
     assert seen["push"] is True and seen["force"] is True
-    assert seen["builder"] == "oh-buildkitd"
+    assert seen["builder"].name == "oh-buildkitd"  # type: ignore[attr-defined]
     plan = seen["plan"]
     assert plan.cache_branch == "feat/x"  # type: ignore[attr-defined]
     assert all(d.cache.cache_to == () for d in plan.deps)  # type: ignore[attr-defined]
     assert seen["targets"] == ["deps", "runtime-debian-bookworm", "runtime-busybox"]
+
+
+def fake_builder(name: str | None) -> object:
+    from dataclasses import replace
+
+    from tests.unit.test_builders import DAEMON, DOCKER
+
+    return replace(DOCKER if name == "default" else DAEMON, name=name or "current")
+
+
+def test_the_docker_driver_gets_registry_cache_tags_of_its_own(
+    write_config: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dockerd's BuildKit and a BuildKit daemon compute other cache keys: one cache tag
+    for both would have each replace the other's cache."""
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(
+        "builder.run.run_bake", lambda prepared, **kw: seen.update(kw, p=prepared) or []
+    )
+    monkeypatch.setattr("builder.run.resolve_builder", fake_builder)
+    cfg = write_config(TWO_BASES)
+    for name, tail in (("oh-buildkitd", "--main"), ("default", "--main--dockerd")):
+        args = ["bake", "-c", str(cfg), "-o", str(tmp_path / "o"), "--progress", "quiet"]
+        r = runner.invoke(app, [*args, "--cache-branch", "main", "--builder", name])
+        assert r.exit_code == 0, r.output
+        deps = seen["p"].plan.deps[0]  # type: ignore[attr-defined]
+        assert deps.cache.cache_to[0].startswith("type=registry,ref=127.0.0.1:5000/")
+        assert deps.cache.cache_to[0].split(",")[1].endswith(f":deps{tail}"), deps.cache
+    # plan: the tags of the builder it is given; none given: a daemon's (nothing inspected)
+    out = tmp_path / "p"
+    assert runner.invoke(app, ["plan", "-q", "-c", str(cfg), "-o", str(out)]).exit_code == 0
+    assert "deps--main--dockerd" not in (out / "docker-bake.hcl").read_text()
+    r = runner.invoke(app, ["plan", "-q", "-c", str(cfg), "-o", str(out), "--builder", "default"])
+    assert r.exit_code == 0 and "deps--main--dockerd" in (out / "docker-bake.hcl").read_text()
 
 
 def test_builder_from_config_env_and_flag(
@@ -222,8 +257,9 @@ def test_builder_from_config_env_and_flag(
     """--builder, then BUILDX_BUILDER (buildx's own variable), then [build] builder, else
     None (buildx's current builder)."""
     seen: list[object] = []
+    monkeypatch.setattr("builder.run.run_bake", lambda prepared, **kw: [])
     monkeypatch.setattr(
-        "builder.run.run_bake", lambda prepared, **kw: seen.append(kw["builder"]) or []
+        "builder.run.resolve_builder", lambda name: seen.append(name) or fake_builder(name)
     )
     monkeypatch.delenv("BUILDX_BUILDER", raising=False)
     cfg = write_config(TWO_BASES)

@@ -155,6 +155,7 @@ def test_rewrite_timestamp_on_a_daemon_and_refused_on_the_docker_driver(
     assert fake.options[0]["overrides"] == {"*.output": "type=registry,rewrite-timestamp=true"}
     docker = replace(DAEMON, name="default", driver="docker", containerd_store=True)
     install(monkeypatch, fake, docker)
+    prepared = prepare(load_config(cfg), Selection(), cache_flavor=docker.cache_flavor)
     with pytest.raises(EngineError, match=r"builder default .* cannot rewrite layer timestamps"):
         run_bake(prepared, output=tmp_path / "b", push=True, progress="quiet")
     assert len(fake.calls) == 1, "nothing built on a builder that lacks what the config asks"
