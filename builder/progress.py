@@ -100,16 +100,20 @@ def classify(name: str, targets: Sequence[str]) -> Vertex | None:
         kind = "internal"
     elif bracket and _STEP.search(bracket.group(1)):
         kind = "from" if bracket.group(2).startswith("FROM ") else "step"
-    elif label.startswith("exporting cache"):
-        kind = "cache"
-    elif label.startswith("importing cache"):
-        kind = "cache-import"
-    elif label.startswith("exporting"):
-        kind = "export"
-    elif label.startswith("pushing"):
-        kind = "push"
     else:
-        kind = "other"
+        # "[deps] importing cache manifest …": a target this one depends on, unprefixed
+        # because it is the only target baked; the work is the same kind.
+        what = bracket.group(2) if bracket else label
+        if what.startswith("exporting cache"):
+            kind = "cache"
+        elif what.startswith("importing cache"):
+            kind = "cache-import"
+        elif what.startswith("exporting"):
+            kind = "export"
+        elif what.startswith("pushing"):
+            kind = "push"
+        else:
+            kind = "other"
     return Vertex(target, label, kind)
 
 

@@ -76,6 +76,21 @@ def test_push_is_seen(mode: str) -> None:
     assert results["a"].state == "pushing"
 
 
+def test_a_dependency_cache_miss_in_a_one_target_bake_is_a_miss() -> None:
+    """`oh-builder runtime X` bakes one target: the deps target it depends on shows as
+    `[deps] …`, and its cache import miss must not fail X (seen in the live view)."""
+    v = classify("[deps] importing cache manifest from r/c:deps--main--dockerd", ["runtime-x"])
+    assert v is not None and (v.target, v.kind) == ("runtime-x", "cache-import")
+    results = {"runtime-x": TargetResult(name="runtime-x", ref="r/x", platforms=("linux/amd64",))}
+    plain = PlainParser(Tracker(results, ["runtime-x"]))
+    for line in (
+        "#7 [deps] importing cache manifest from r/c:deps--main--dockerd",
+        "#7 ERROR: failed to configure registry cache importer: r/c:deps--main--dockerd: not found",
+    ):
+        plain.feed(line)
+    assert results["runtime-x"].state != "failed"
+
+
 def test_classify_names() -> None:
     two = ["deps", "runtime-x"]
     assert classify("[deps system 3/5] RUN apt-get", two) == classify(
