@@ -19,6 +19,7 @@ from builder.plan import Selection
 from builder.prepare import Prepared, prepare
 from builder.run import run_bake
 from tests.conftest import TWO_BASES
+from tests.unit.test_builders import DAEMON
 
 
 class FakeEngine:
@@ -95,17 +96,6 @@ def rawjson(digest: str, name: str, *, cached: bool = False, error: str = "") ->
 @pytest.fixture
 def prepared(write_config: Callable[[str], Path]):  # type: ignore[no-untyped-def]
     return prepare(load_config(write_config(TWO_BASES)), Selection())
-
-
-DAEMON = BuilderInfo(
-    name="oh-buildkitd",
-    driver="remote",
-    endpoint="unix:///run/oh-builder/buildkitd.sock",
-    status="running",
-    buildkit="v0.25.2",
-    platforms=("linux/amd64", "linux/amd64/v2", "linux/arm64"),
-    containerd_store=False,
-)
 
 
 def install(
