@@ -7,6 +7,7 @@ back; python-on-whales' types and exceptions do not leave this module.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -76,8 +77,9 @@ def check_engine() -> dict[str, str]:
     return {"daemon": str(getattr(server, "version", "?")), "buildx": text}
 
 
+@functools.cache
 def buildx_version() -> tuple[int, int, int]:
-    """The buildx plugin's version, e.g. (0, 29, 1)."""
+    """The buildx plugin's version, e.g. (0, 29, 1); asked once per process."""
     out = _docker().buildx.version()
     return parse_version(out["version"] if isinstance(out, dict) else str(out))
 
@@ -91,7 +93,7 @@ def builder_info(name: str | None) -> BuilderInfo:
 
     label = name or "(buildx's current builder)"
     try:
-        b = docker.buildx.inspect(name)
+        b = docker.buildx.inspect(name, bootstrap=True)
         driver, nodes = str(b.driver), list(b.nodes or [])
     except (DockerException, ValueError) as exc:
         text = _error_text(exc) if isinstance(exc, DockerException) else str(exc)
@@ -100,16 +102,17 @@ def builder_info(name: str | None) -> BuilderInfo:
                 f"builder {label}: no such builder ({text}); `docker buildx ls` lists them, "
                 "`make engine` creates oh-buildkitd"
             ) from None
-        raise EngineError(f"builder {label}: cannot inspect it: {text}") from None
-    endpoint = str(nodes[0].endpoint) if nodes else "?"
-    try:
-        b = docker.buildx.inspect(name, bootstrap=True)
-        nodes = list(b.nodes or [])
-    except DockerException as exc:
+        try:  # it exists but does not start: say which daemon (inspect without starting)
+            b = docker.buildx.inspect(name)
+            down = list(b.nodes or [])
+            where = f"{b.driver}, {down[0].endpoint if down else '?'}"
+        except (DockerException, ValueError):
+            raise EngineError(f"builder {label}: cannot inspect it: {text}") from None
         raise EngineError(
-            f"builder {b.name} ({driver}, {endpoint}) does not answer: {_error_text(exc)}; "
+            f"builder {b.name} ({where}) does not answer: {text}; "
             "start its daemon (`make engine` starts oh-buildkitd) or pick another builder"
         ) from None
+    endpoint = str(nodes[0].endpoint) if nodes else "?"
     status = str(nodes[0].status) if nodes else "?"
     if status != "running":
         raise EngineError(

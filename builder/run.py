@@ -67,12 +67,11 @@ def run_bake(
     or its name (None: buildx's current one); checked before anything is built (it
     exists, answers, and can build the plan), then ``announce(builder name)`` runs.
     """
-    engine.check_engine()
     plan = prepared.plan
-    wanted = set(targets) or {d.name for d in plan.deps[:1]} | {r.name for r in plan.runtime}
+    names = list(targets) or [plan.deps[0].name, *(r.name for r in plan.runtime)]
     every: list[DepsTarget | RuntimeTarget] = [*plan.deps, *plan.runtime]
-    chosen = [t for t in every if t.name in wanted]
-    info = builder if isinstance(builder, BuilderInfo) else engine.builder_info(builder)
+    chosen = [t for t in every if t.name in names]
+    info = builder if isinstance(builder, BuilderInfo) else resolve_builder(builder)
     if plan.cache_flavor != info.cache_flavor:
         raise ValueError(
             f"the plan's registry cache tags are for another kind of builder than {info.name}; "
@@ -96,7 +95,7 @@ def run_bake(
             return _run(
                 prepared,
                 output,
-                list(targets),
+                names,
                 logs,
                 builder=info.name,
                 push=push,
@@ -122,7 +121,7 @@ def resolve_builder(name: str | None) -> BuilderInfo:
 def _run(
     prepared: Prepared,
     output: Path,
-    targets: list[str],
+    names: list[str],
     logs: _LogFiles,
     *,
     builder: str,
@@ -138,7 +137,6 @@ def _run(
     plan = prepared.plan
     every = {d.name: (d.ref, d.platforms) for d in plan.deps}
     every.update({r.name: (r.ref, r.platforms) for r in plan.runtime})
-    names = targets or [plan.deps[0].name, *(r.name for r in plan.runtime)]
     results = {n: TargetResult(name=n, ref=every[n][0], platforms=every[n][1]) for n in names}
     for r in results.values():
         r.log_file, r.builder = str(logs.path(r.name)), builder
