@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 from builder.builders import FS_ENTITLEMENTS_SINCE, BuilderInfo, fs_entitlements, parse_version
 from builder.errors import BuildError, EngineError
@@ -134,28 +134,34 @@ def builder_info(name: str | None) -> BuilderInfo:
     )
 
 
+class BakeOptions(TypedDict, total=False):
+    """What a bake is asked for, besides its file and targets (every key optional)."""
+
+    builder: str | None
+    push: bool
+    load: bool
+    no_cache: bool
+    metadata_file: Path | None
+    overrides: Mapping[str, str] | None
+    progress: str  # plain (default) or rawjson
+
+
 def bake_args(
     bake_file: Path,
     targets: Sequence[str],
-    *,
-    builder: str | None = None,
-    push: bool = False,
-    load: bool = False,
-    no_cache: bool = False,
-    metadata_file: Path | None = None,
-    overrides: Mapping[str, str] | None = None,
-    progress: str = "plain",
     allow: Sequence[str] = (),
+    **o: Unpack[BakeOptions],
 ) -> list[str]:
     """``docker buildx bake`` arguments (after ``docker``)."""
-    args = ["buildx", "bake", "--file", str(bake_file), "--progress", progress]
+    args = ["buildx", "bake", "--file", str(bake_file), "--progress", o.get("progress", "plain")]
+    builder, metadata_file = o.get("builder"), o.get("metadata_file")
     args += ["--builder", builder] if builder else []
-    args += ["--push"] if push else []
-    args += ["--load"] if load else []
-    args += ["--no-cache"] if no_cache else []
+    args += ["--push"] if o.get("push") else []
+    args += ["--load"] if o.get("load") else []
+    args += ["--no-cache"] if o.get("no_cache") else []
     args += ["--metadata-file", str(metadata_file)] if metadata_file else []
     args += [f"--allow={a}" for a in allow]
-    for key, value in (overrides or {}).items():
+    for key, value in (o.get("overrides") or {}).items():
         args += ["--set", f"{key}={value}"]
     return [*args, *targets]
 
@@ -170,16 +176,7 @@ def bake_entitlements(bake_file: Path) -> list[str]:
 
 
 def bake_stream(
-    bake_file: Path,
-    targets: Sequence[str],
-    *,
-    builder: str | None = None,
-    push: bool = False,
-    load: bool = False,
-    no_cache: bool = False,
-    metadata_file: Path | None = None,
-    overrides: Mapping[str, str] | None = None,
-    progress: str = "plain",
+    bake_file: Path, targets: Sequence[str], **options: Unpack[BakeOptions]
 ) -> Iterator[str]:
     """Run ``docker buildx bake --progress=PROGRESS`` (plain or rawjson); yield its lines.
 
@@ -189,18 +186,7 @@ def bake_stream(
     from python_on_whales.components.buildx.cli_wrapper import stream_buildx_logs
     from python_on_whales.exceptions import DockerException
 
-    argv = bake_args(
-        bake_file,
-        targets,
-        builder=builder,
-        push=push,
-        load=load,
-        no_cache=no_cache,
-        metadata_file=metadata_file,
-        overrides=overrides,
-        progress=progress,
-        allow=bake_entitlements(bake_file),
-    )
+    argv = bake_args(bake_file, targets, allow=bake_entitlements(bake_file), **options)
     stream = stream_buildx_logs(docker.buildx.docker_cmd + argv, env={"OH_CA_BUNDLE": ca_bundle()})
     finished = False
     try:
