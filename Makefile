@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml app/pyproject.toml app/poetry.lock
 	$(BIN)/python -m pip install -q -e '.[dev]' -e ./app -c $(VENV)/app-constraints.txt
 	@touch $@
 
-# tmux and Chromium on the host, for the app's tests (Debian/Ubuntu, as root).
+# tmux and Chromium on the host, for the app's tests, and a static busybox, for the
+# wrappers' host tests (Debian/Ubuntu, as root).
 host-tools:
-	@command -v tmux >/dev/null && command -v chromium >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux chromium fonts-dejavu-core >/dev/null)
+	@command -v tmux >/dev/null && command -v chromium >/dev/null && command -v busybox >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux chromium fonts-dejavu-core busybox-static >/dev/null)
 
 venv: $(STAMP)
 
@@ -76,17 +77,22 @@ test-app: venv host-tools
 test-e2e: ready profiles locks
 	OH_E2E_RESULTS=$(RESULTS) $(BIN)/pytest tests/e2e
 
+# Everything that ships is linted, the code that runs inside the images included: the
+# package, the build tools (dockerfiles/context), the sample app, the wrappers and the
+# setup script (shellcheck), the engine scripts and the tests.
+SHELL_SCRIPTS := $(filter-out %.conf,$(wildcard wrappers/bin/* wrappers/*/bin/* wrappers/share/* tests/engine/*.sh)) .ci/run
 lint: venv
-	$(BIN)/ruff check builder tests
-	$(BIN)/ruff format --check builder tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/shellcheck $(SHELL_SCRIPTS)
 
 golden: venv
-	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/unit/test_golden.py
+	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/unit/test_golden.py tests/unit/test_servers.py -k "golden or docs"
 
 # Benchmarks (figures, not tests): legacy vs two-stage on this engine, scale, planning.
 # Writes docs/benchmarks.md, docs/benchmarks.json, docs/img/benchmarks.png (~40 min).
-bench: venv locks
+bench: ready locks
 	$(BIN)/python -m tests.bench.compare --out docs --builder $(BUILDER)
 
 # Planning alone: 2,294 bases (seconds).

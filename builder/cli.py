@@ -452,13 +452,10 @@ def verify(
 
     from builder.console import out
     from builder.errors import ConfigError
-    from builder.verify import CHECKS, raise_on_failure
+    from builder.verify import every_check, raise_on_failure
     from builder.verify import verify as run_verify
-    from builder.verify_v0 import CHECKS as V0_CHECKS
-    from builder.verify_v1 import CHECKS as V1_CHECKS
 
-    every = (*CHECKS, *V1_CHECKS, *V0_CHECKS)
-    known = [c for c in dict.fromkeys(every) if c not in ("alive", "ready")]
+    known = [c for c in every_check() if c not in ("alive", "ready")]
     for s in skip or ():
         if s not in known:
             raise ConfigError(f"--skip {s!r}: not a check (checks: {', '.join(known)})")

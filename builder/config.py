@@ -14,18 +14,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from builder.capabilities import CAPABILITIES, DEFAULT_CAPABILITIES
 from builder.errors import ConfigError
 from builder.model import (
     DEFAULT_APP,
-    DEFAULT_BROWSER,
     DEFAULT_DEPS_BASE,
     DEFAULT_PLATFORMS,
     DEFAULT_POETRY_GROUPS,
     DEFAULT_REWRITE_TIMESTAMP,
-    DEFAULT_SERVER,
     DEFAULT_TOOLS,
     KNOWN_PLATFORMS,
-    SERVERS,
     TOOL_PACKAGES,
     Base,
     BuildSettings,
@@ -36,6 +34,7 @@ from builder.model import (
 )
 from builder.poetry import allows, lock_mismatch, module_candidates, read_toml, release_python
 from builder.refs import is_valid_repository, parse_image_ref
+from builder.servers import DEFAULT_KIND, KINDS
 from builder.tags import target_name_for
 
 DEFAULT_CONFIG = "builder.toml"
@@ -45,7 +44,16 @@ _SCHEMA: dict[str, tuple[str, ...]] = {
     "": ("build", "registry", "deps", "labels", "bases"),
     "build": ("platforms", "args", "builder", "rewrite_timestamp"),
     "registry": ("runtime", "deps", "cache"),
-    "deps": ("base", "app", "browser", "tools", "server", "entrypoint", "poetry_groups"),
+    "deps": (
+        "base",
+        "app",
+        "capabilities",
+        "browser",
+        "tools",
+        "server",
+        "entrypoint",
+        "poetry_groups",
+    ),
     "bases": ("image", "name", "platforms"),
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -210,6 +218,34 @@ class _Parser:
             raise self.fail(where, "must be a list of non-empty strings")
         return tuple(value)
 
+    def known(self, where: str, what: str, value: str, known: Mapping[str, object]) -> None:
+        """``value`` is a key of ``known``, else one line with a did-you-mean."""
+        if value not in known:
+            hint = difflib.get_close_matches(value, known, n=1)
+            suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+            raise self.fail(
+                where, f"unknown {what} {value!r}{suggestion} (known: {', '.join(known)})"
+            )
+
+    def capabilities(self, table: Mapping[str, Any]) -> tuple[str, ...]:
+        """deps.capabilities, sorted; deps.browser (true/false) is the older spelling of
+        adding or leaving out "browser"."""
+        if "capabilities" in table and "browser" in table:
+            raise self.fail(
+                "deps.browser", "give deps.capabilities or deps.browser, not both (capabilities)"
+            )
+        if "browser" in table:
+            browser = table["browser"]
+            if not isinstance(browser, bool):
+                raise self.fail("deps.browser", "must be true or false")
+            return ("browser",) if browser else ()
+        names = self.string_list(
+            table.get("capabilities", list(DEFAULT_CAPABILITIES)), "deps.capabilities"
+        )
+        for name in names:
+            self.known("deps.capabilities", "capability", name, CAPABILITIES)
+        return tuple(sorted(set(names)))
+
     def deps(self, table: Mapping[str, Any]) -> DepsSettings:
         base = self.image(table.get("base", DEFAULT_DEPS_BASE), "deps.base")
         app_value = table.get("app", DEFAULT_APP)
@@ -234,22 +270,22 @@ class _Parser:
                     "with a committed poetry.lock (run 'poetry lock')",
                 )
         project = self.poetry_project(app, base)
-        browser = table.get("browser", DEFAULT_BROWSER)
-        if not isinstance(browser, bool):
-            raise self.fail("deps.browser", "must be true or false")
         tools = self.string_list(table.get("tools", list(DEFAULT_TOOLS)), "deps.tools")
         for t in tools:
-            if t not in TOOL_PACKAGES:
-                hint = difflib.get_close_matches(t, TOOL_PACKAGES, n=1)
-                suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
-                raise self.fail(
-                    "deps.tools",
-                    f"unknown tool {t!r}{suggestion} (known: {', '.join(TOOL_PACKAGES)})",
-                )
-        server = table.get("server", DEFAULT_SERVER)
-        if server not in SERVERS:
-            raise self.fail("deps.server", f"must be one of {', '.join(repr(k) for k in SERVERS)}")
-        entrypoint = table.get("entrypoint", SERVERS[server])
+            self.known("deps.tools", "tool", t, TOOL_PACKAGES)
+        server = table.get("server", DEFAULT_KIND)
+        if not isinstance(server, str):
+            raise self.fail("deps.server", f"must be a string, one of {', '.join(KINDS)}")
+        self.known("deps.server", "server kind", server, KINDS)
+        kind = KINDS[server]
+        capabilities = self.capabilities(table)
+        for needed in sorted(kind.requires - set(capabilities)):
+            raise self.fail(
+                "deps.capabilities",
+                f"server {server!r} requires the {needed!r} capability, which the profile "
+                f"leaves out; add {needed!r} to deps.capabilities",
+            )
+        entrypoint = table.get("entrypoint", kind.entrypoint)
         if not isinstance(entrypoint, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", entrypoint):
             raise self.fail("deps.entrypoint", "must be a Python module name like 'action_server'")
         top = entrypoint.split(".")[0]
@@ -266,7 +302,7 @@ class _Parser:
         return DepsSettings(
             base=base,
             app=app,
-            browser=browser,
+            capabilities=capabilities,
             tools=tools,
             server=server,
             entrypoint=entrypoint,

@@ -391,15 +391,15 @@ def pull_image(image: str, *, platform: str | None = None) -> None:
         raise EngineError(f"{image}: cannot pull: {_error_text(exc)}") from None
 
 
-def image_entrypoint(image: str) -> list[str]:
-    """The Entrypoint of an image's config (empty when it has none or is not local)."""
+def image_labels(image: str) -> dict[str, str]:
+    """The Labels of an image's config (empty when it has none or is not local)."""
     docker = _docker()
     from python_on_whales.exceptions import DockerException
 
     try:
-        return list(docker.image.inspect(image).config.entrypoint or [])
+        return dict(docker.image.inspect(image).config.labels or {})
     except DockerException:
-        return []
+        return {}
 
 
 def image_env(image: str) -> dict[str, str]:

@@ -34,10 +34,9 @@ TOOL_PACKAGES: dict[str, tuple[str, ...]] = {
     "jq": ("jq",),
     "nodejs": ("nodejs",),
 }
-BROWSER_PACKAGES = ("chromium", "fonts-dejavu-core", "fontconfig")
 # Target-architecture packages every bundle unpacks: CPython and the C++ runtime (the
 # venv layer relies on them), and the system layer's fixed parts (locale, terminfo,
-# busybox fallbacks, tini as init).
+# busybox fallbacks, tini as init, time-zone data for Python's zoneinfo).
 PYTHON_PACKAGES = ("python3", "libc6", "libstdc++6", "libgcc-s1", "libatomic1")
 SYSTEM_PACKAGES = (
     *PYTHON_PACKAGES,
@@ -46,28 +45,17 @@ SYSTEM_PACKAGES = (
     "busybox-static",
     "bash",
     "tini",
+    "tzdata",
 )
 
-
-# deps.server -> the default entrypoint module. "agent-server": OpenHands V1, started by
-# tini as `oh-agent-server [ARGS]`; "action-server": a server started with `PORT WORKDIR`
-# (the sample app); "openhands-v0": OpenHands V0's action execution server in the seed's
-# layout (source in /openhands/code, the micromamba stand-in), `PORT WORKDIR` as well.
-SERVERS = {
-    "agent-server": "openhands.agent_server",
-    "action-server": "action_server",
-    "openhands-v0": "openhands.runtime.action_execution_server",
-}
-# Where the app's source sits in a runtime image, per server (default /openhands/app).
-APP_DIRS = {"openhands-v0": "code"}
+# Server kinds (deps.server) are described in builder.servers, capabilities
+# (deps.capabilities) in builder.capabilities.
 
 
 # The defaults of optional config keys: here and nowhere else (builder.config reads them;
 # the dataclasses below have none, so every value comes from the config parser).
 DEFAULT_DEPS_BASE = "debian:trixie"
 DEFAULT_APP = "app"
-DEFAULT_BROWSER = True
-DEFAULT_SERVER = "action-server"
 DEFAULT_POETRY_GROUPS = ("main",)
 # Off: the bundle's layers get fixed mtimes when they are built, and the exporter's
 # rewrite re-reads every layer of every image on each push (~65 s per image measured
@@ -94,11 +82,15 @@ class RegistrySettings:
 class DepsSettings:
     base: str
     app: Path
-    browser: bool
+    capabilities: tuple[str, ...]  # sorted names from builder.capabilities
     tools: tuple[str, ...]
-    server: str
-    entrypoint: str  # default: SERVERS[server]
+    server: str  # a builder.servers kind
+    entrypoint: str  # default: the kind's entrypoint module
     poetry_groups: tuple[str, ...]
+
+    @property
+    def browser(self) -> bool:
+        return "browser" in self.capabilities
 
 
 @dataclass(frozen=True, kw_only=True)

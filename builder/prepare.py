@@ -8,10 +8,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from builder.capabilities import CAPABILITIES
+from builder.layers import layer_keys, placeholders
 from builder.lockfile import Lock, lock_path, pinned_refs, read_lock
 from builder.model import (
-    APP_DIRS,
-    BROWSER_PACKAGES,
     PYTHON_PACKAGES,
     SYSTEM_PACKAGES,
     TOOL_PACKAGES,
@@ -21,6 +21,7 @@ from builder.outdir import EPOCH, ContextFile
 from builder.plan import Fingerprint, Plan, Selection, make_plan, select_bases
 from builder.render import render_bake, render_dockerfile
 from builder.resources import resource_dir
+from builder.servers import CAPABILITIES_LABEL, KINDS, SERVER_LABEL
 from builder.tags import content_hash, tree_hash
 from builder.version import __version__
 
@@ -79,10 +80,13 @@ def _read(root: Path) -> dict[str, ContextFile]:
 
 def system_packages(config: Config) -> list[str]:
     d = config.deps
-    packages = [*SYSTEM_PACKAGES, *(p for t in d.tools for p in TOOL_PACKAGES[t])]
-    if d.browser:
-        packages += BROWSER_PACKAGES
-    return sorted(set(packages))
+    return sorted({*SYSTEM_PACKAGES, *(p for t in d.tools for p in TOOL_PACKAGES[t])})
+
+
+def browser_packages() -> list[str]:
+    """The browser layer's packages, and CPython's (what every system layer carries is
+    read from them, so that the layer takes only what the core lacks)."""
+    return sorted({*CAPABILITIES["browser"].packages, *PYTHON_PACKAGES})
 
 
 def dockerfile_context(config: Config, deps_base: str) -> dict[str, object]:
@@ -91,57 +95,40 @@ def dockerfile_context(config: Config, deps_base: str) -> dict[str, object]:
     return {
         "system_packages": system_packages(config),
         "python_packages": list(PYTHON_PACKAGES),
+        "browser_packages": browser_packages(),
         "version": __version__,
         "deps_base": deps_base,
         "browser": d.browser,
         "tools": list(d.tools),
-        "server": d.server,
+        "kind": KINDS[d.server],
+        "labels": {
+            SERVER_LABEL: d.server,
+            CAPABILITIES_LABEL: ",".join(d.capabilities),
+        },
         "entrypoint": d.entrypoint,
         "poetry_groups": list(d.poetry_groups),
         "epoch": EPOCH,
     }
 
 
-# The tools each layer's build runs (a marker key covers exactly these).
-_VENV_TOOLS = ("debs.py", "wheels.py", "elfinfo.py", "relocate.py")
-
-
-def layer_keys(
+def keyed_context(
     config: Config,
     deps_base: str,
     lock: dict[str, ContextFile],
     wrappers: dict[str, ContextFile],
     tools: dict[str, ContextFile],
-) -> dict[str, str]:
-    """A key per bundle layer: a hash of that layer's inputs and nothing else, so a lock
-    change keys the venv layer alone and a tool-list change the system layer alone."""
-    d = config.deps
-    common = {
-        "template": (resource_dir("dockerfiles") / "deps.Dockerfile.j2").read_bytes(),
-        "version": __version__.encode(),
-        "deps.base": deps_base.encode(),
-        "python": " ".join(PYTHON_PACKAGES).encode(),
-        "epoch": str(EPOCH).encode(),
+    entrypoint_check: str,
+) -> dict[str, object]:
+    """The Dockerfiles' context with each bundle layer's key, computed from the stages
+    it is built from (builder/layers.py): the deps template rendered once with
+    placeholder keys, the keys read off that text and the files its stages read."""
+    ctx = {**dockerfile_context(config, deps_base), "entrypoint_check": entrypoint_check}
+    inputs = {
+        **{f"wrappers/{k}": v for k, v in wrappers.items()},
+        **{f"tools/{k}": v for k, v in tools.items()},
+        **{f"lock/{k}": v for k, v in lock.items()},
     }
-    venv = {
-        **common,
-        **{f"lock/{k}": v.data for k, v in lock.items()},
-        **{f"tools/{k}": tools[k].data for k in _VENV_TOOLS if k in tools},
-        "options": f"{d.entrypoint} {d.browser} {d.poetry_groups}".encode(),
-    }
-    system = {
-        **common,
-        **{f"wrappers/{k}{'*' if v.executable else ''}": v.data for k, v in wrappers.items()},
-        **{f"tools/{k}": v.data for k, v in tools.items()},
-        "packages": " ".join(system_packages(config)).encode(),
-        "options": f"{d.tools} {d.browser}".encode(),
-    }
-    setup = {**common, "setup.sh": wrappers["share/setup.sh"].data}
-    return {
-        "venv_key": content_hash(venv),
-        "system_key": content_hash(system),
-        "setup_key": content_hash(setup),
-    }
+    return ctx | layer_keys(render_dockerfile("deps", **ctx, **placeholders()), inputs)
 
 
 def readme_placeholders(pyproject: bytes) -> dict[str, ContextFile]:
@@ -190,21 +177,19 @@ def prepare(
     # The app layer's place: /openhands/app, or the seed's /openhands/code for OpenHands
     # V0, which also keeps its pyproject.toml and poetry.lock there (its version is read
     # from that pyproject).
-    app_dir = APP_DIRS.get(config.deps.server, "app")
+    app_dir = KINDS[config.deps.server].app_dir
     if app and app_dir != "app":
         app = {**project, **app}
     wrappers = _read(resource_dir("wrappers"))
     tools = _read(resource_dir("dockerfiles") / "context")
     deps_base = pins[config.deps.base]
-    ctx = {
-        **dockerfile_context(config, deps_base),
-        **layer_keys(config, deps_base, project, wrappers, tools),
-    }
     # The deps check imports the entrypoint unless it is the app's own source (the app
     # layer is not in the deps image).
     top = config.deps.entrypoint.split(".")[0]
     in_app = any(k.split("/")[0] in (top, f"{top}.py") for k in app)
-    ctx["entrypoint_check"] = "-" if in_app else config.deps.entrypoint
+    ctx = keyed_context(
+        config, deps_base, project, wrappers, tools, "-" if in_app else config.deps.entrypoint
+    )
     deps_df = render_dockerfile("deps", **ctx)
     runtime_df = render_dockerfile("runtime", **ctx, app_source=bool(app))
     deps_parts = {

@@ -10,23 +10,13 @@ same images with that client itself (tests/e2e/v0_client.py).
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from typing import Any
 
-from builder.verify_v1 import _expect
+from builder.checks import Check, Target, base_checks, expect, wait_until
 
 CHECKS = ("alive", "auth", "bash", "files", "base programs", "environment")
-
-
-def is_v0(image_env: dict[str, str]) -> bool:
-    """The openhands-v0 runtime template sets the seed's MAMBA_ROOT_PREFIX."""
-    return image_env.get("MAMBA_ROOT_PREFIX") == "/openhands/micromamba"
-
-
-def start_options(key: str) -> dict[str, Any]:
-    return {"env": {"SESSION_API_KEY": key}}
 
 
 class V0Api:
@@ -67,21 +57,17 @@ class V0Api:
 
 def wait_alive(api: V0Api, timeout: float) -> float:
     """Seconds until /alive says ``ok`` (``not initialized`` during the server's setup)."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            status, body = api.request("/alive", auth=False, timeout=2)
-            if status == 200 and isinstance(body, dict) and body.get("status") == "ok":
-                return time.monotonic() - start
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"/alive did not say ok within {timeout:.0f} s")
+
+    def ok() -> bool:
+        status, body = api.request("/alive", auth=False, timeout=2)
+        return status == 200 and isinstance(body, dict) and body.get("status") == "ok"
+
+    return wait_until(ok, timeout, "/alive did not say ok")
 
 
 def check_auth(api: V0Api) -> str:
     status, _ = api.request("/execute_action", {"action": {}}, auth=False)
-    _expect(status == 403, f"a request without X-Session-API-Key got HTTP {status}, not 403")
+    expect(status == 403, f"a request without X-Session-API-Key got HTTP {status}, not 403")
     return "a request without the session key gets 403"
 
 
@@ -93,22 +79,38 @@ def check_bash(api: V0Api) -> str:
         "cd /workspace && printf 'h\\303\\251llo \\342\\230\\203\\n'; id -u; pwd; (exit 3)"
     )
     want = "héllo ☃\n1000\n/workspace\n"
-    _expect(code == 3 and out == want, f"got exit {code}, output {out!r}; want 3, {want!r}")
+    expect(code == 3 and out == want, f"got exit {code}, output {out!r}; want 3, {want!r}")
     api.sh("cd /tmp && export OH_VERIFY=persisted")
     code, out = api.sh('pwd; echo "$OH_VERIFY"; cd /workspace')
-    _expect(out == "/tmp\npersisted\n", f"state not kept: {out!r}")
+    expect(out == "/tmp\npersisted\n", f"state not kept: {out!r}")
     return "exit code and UTF-8 output exact; uid 1000; cd and export persist"
 
 
 def check_files(api: V0Api) -> str:
     path = "/workspace/.oh-verify.txt"
     obs = api.action("write", path=path, content="written ✓\n")
-    _expect(obs.get("observation") == "write", f"write: {str(obs)[:200]}")
+    expect(obs.get("observation") == "write", f"write: {str(obs)[:200]}")
     obs = api.action("read", path=path)
     got = str(obs.get("content", ""))
-    _expect(got.rstrip("\n") == "written ✓", f"read back {got!r}")
+    expect(got.rstrip("\n") == "written ✓", f"read back {got!r}")
     status, names = api.request("/list_files", {"path": "/workspace"})
-    _expect(status == 200 and ".oh-verify.txt" in names, f"list_files: {status} {names!r}")
+    expect(status == 200 and ".oh-verify.txt" in names, f"list_files: {status} {names!r}")
     code, out = api.sh(f"stat -c %u {path}; rm -f {path}")
-    _expect(code == 0 and out.split()[:1] == ["1000"], f"owner: {out!r}")
+    expect(code == 0 and out.split()[:1] == ["1000"], f"owner: {out!r}")
     return "written, read back and listed in /workspace, owned by uid 1000"
+
+
+GATES = 1  # the first GATES checks stop the run when they fail
+
+
+def checks(t: Target) -> list[Check]:
+    """OpenHands V0's action execution server; ``base programs`` and ``environment`` as
+    for the others."""
+    api = V0Api(t.port, t.key)
+    return [
+        ("alive", lambda: f"answered ok {wait_alive(api, t.alive_timeout):.2f} s after start"),
+        ("auth", lambda: check_auth(api)),
+        ("bash", lambda: check_bash(api)),
+        ("files", lambda: check_files(api)),
+        *base_checks(api, t),
+    ]

@@ -10,26 +10,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 import urllib.error
 import urllib.request
-from typing import Any
+
+from builder.checks import Check, Target, base_checks, expect, wait_until
 
 WORKDIR = "/workspace/project"
 CHECKS = ("alive", "ready", "auth", "bash", "files", "base programs", "environment")
-
-
-def start_options(key: str) -> dict[str, Any]:
-    """run_container() options: what openhands-ai's sandbox service passes."""
-    return {
-        "command": ["--port", "8000"],
-        "workdir": WORKDIR,
-        "env": {
-            "OH_SESSION_API_KEYS_0": key,
-            "OH_CONVERSATIONS_PATH": "/workspace/conversations",
-            "OH_BASH_EVENTS_DIR": "/workspace/bash_events",
-        },
-    }
 
 
 def new_key() -> str:
@@ -74,27 +61,15 @@ class V1Api:
         return int(r["exit_code"]), (r.get("stdout") or "") + (r.get("stderr") or "")
 
 
-def _expect(cond: bool, detail: str) -> None:
-    if not cond:
-        raise AssertionError(detail)
-
-
 def wait_for(api: V1Api, path: str, timeout: float) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            if api.request(path, auth=False, timeout=2)[0] == 200:
-                return time.monotonic() - start
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{path} did not answer 200 within {timeout:.0f} s")
+    return wait_until(lambda: api.request(path, auth=False, timeout=2)[0] == 200, timeout,
+                      f"{path} did not answer 200")  # fmt: skip
 
 
 def check_auth(api: V1Api) -> str:
     body = json.dumps({"command": "true"}).encode()
     status, _ = api.request("/api/bash/execute_bash_command", data=body, auth=False)
-    _expect(status == 401, f"a request without X-Session-API-Key got HTTP {status}, not 401")
+    expect(status == 401, f"a request without X-Session-API-Key got HTTP {status}, not 401")
     return "a request without the session key gets 401"
 
 
@@ -102,7 +77,7 @@ def check_bash(api: V1Api) -> str:
     # Octal escapes: the server runs commands with /bin/sh (dash on Debian: no \\x).
     code, out = api.sh("printf 'h\\303\\251llo \\342\\230\\203\\n'; pwd; id -u; exit 3")
     want = f"héllo ☃\n{WORKDIR}\n1000\n"
-    _expect(code == 3 and out == want, f"got exit {code}, output {out!r}; want 3, {want!r}")
+    expect(code == 3 and out == want, f"got exit {code}, output {out!r}; want 3, {want!r}")
     return "exit code and UTF-8 output exact; runs as uid 1000 in /workspace/project"
 
 
@@ -123,8 +98,24 @@ def check_files(api: V1Api) -> str:
         data=body,
         content_type=f"multipart/form-data; boundary={boundary}",
     )
-    _expect(status == 200, f"upload: HTTP {status}: {raw[:200]!r}")
+    expect(status == 200, f"upload: HTTP {status}: {raw[:200]!r}")
     status, got = api.request(f"/api/file/download?path={path}")
-    _expect(status == 200 and got == payload, f"download: HTTP {status}, {len(got)} bytes")
+    expect(status == 200 and got == payload, f"download: HTTP {status}, {len(got)} bytes")
     api.sh(f"rm -f {path}")
     return f"{len(payload)} bytes uploaded and downloaded unchanged"
+
+
+GATES = 2  # the first GATES checks stop the run when they fail
+
+
+def checks(t: Target) -> list[Check]:
+    """The agent-server's checks; ``base programs`` and ``environment`` as for V0."""
+    api = V1Api(t.port, t.key)
+    return [
+        ("alive", lambda: f"answered {wait_for(api, '/alive', t.alive_timeout):.2f} s"),
+        ("ready", lambda: f"ready {wait_for(api, '/ready', t.alive_timeout):.2f} s later"),
+        ("auth", lambda: check_auth(api)),
+        ("bash", lambda: check_bash(api)),
+        ("files", lambda: check_files(api)),
+        *base_checks(api, t),
+    ]

@@ -35,7 +35,6 @@ SOURCES = {
 }
 
 
-
 def fail(msg: str) -> None:
     print(f"profiles/fetch.py: {msg}", file=sys.stderr)
     raise SystemExit(2)

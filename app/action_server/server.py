@@ -67,9 +67,7 @@ def create_app(workdir: str, *, shell: Shell | None = None) -> FastAPI:
         if "shell" in state:
             state["shell"].close()
 
-    app = FastAPI(
-        title="action execution server", docs_url=None, redoc_url=None, lifespan=lifespan
-    )
+    app = FastAPI(title="action execution server", docs_url=None, redoc_url=None, lifespan=lifespan)
     root = Path(workdir)
 
     def get_shell() -> Shell:

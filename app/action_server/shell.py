@@ -33,6 +33,14 @@ def _tmux_binary() -> str:
     raise RuntimeError("no tmux found (set OH_TMUX)")
 
 
+def _python_binary() -> str:
+    """The Python that runs the launcher in tmux's window. tmux's default-shell gives the
+    window the container's environment (a base's LD_PRELOAD included): in an image that
+    is the bundle's wrapper, which keeps it from the bundle's Python."""
+    wrapper = "/openhands/bin/oh-python"
+    return wrapper if Path(wrapper).exists() else sys.executable
+
+
 def _shell_binary() -> str:
     for candidate in (os.environ.get("OH_SHELL"), "/bin/bash", "/openhands/fallback/bin/bash"):
         if candidate and Path(candidate).exists():
@@ -79,11 +87,31 @@ class Shell:
             "import json, os, sys; os.chdir(sys.argv[2]); "
             "os.execve(sys.argv[3], sys.argv[3:], json.load(open(sys.argv[1])))"
         )
-        cmd = [sys.executable, "-I", "-c", launcher, str(env_file), self.workdir,
-               _shell_binary(), "--noprofile", "--norc"]
+        cmd = [
+            _python_binary(),
+            "-I",
+            "-c",
+            launcher,
+            str(env_file),
+            self.workdir,
+            _shell_binary(),
+            "--noprofile",
+            "--norc",
+        ]
         self._tmux("kill-server")
-        r = self._tmux("-f", "/dev/null", "new-session", "-d", "-s", SESSION, "-x", "200",
-                       "-y", "50", " ".join(_quote(c) for c in cmd))
+        r = self._tmux(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            SESSION,
+            "-x",
+            "200",
+            "-y",
+            "50",
+            " ".join(_quote(c) for c in cmd),
+        )
         if r.returncode != 0:
             raise RuntimeError(f"tmux new-session failed: {r.stderr.strip()}")
         self.started = True
@@ -98,17 +126,26 @@ class Shell:
         self._tmux("send-keys", "-t", SESSION, "-l", line)
         self._tmux("send-keys", "-t", SESSION, "Enter")
         deadline = time.monotonic() + timeout
-        timed_out = False
+        probe = time.monotonic() + 1
+        timed_out = exited = False
         while not _complete(rc):
-            if time.monotonic() > deadline and not timed_out:
+            now = time.monotonic()
+            if now > deadline and not timed_out:
                 timed_out = True
                 self._tmux("send-keys", "-t", SESSION, "C-c")
-                deadline = time.monotonic() + 5
-            elif timed_out and time.monotonic() > deadline:
+                deadline = now + 5
+            elif timed_out and now > deadline:
                 break  # the shell did not come back; report what we have
+            elif now > probe:  # a shell that could not start (or exited) says so at once
+                probe = now + 1
+                if not self.alive() and not _complete(rc):
+                    exited = True
+                    break
             time.sleep(0.02)
         code = int(rc.read_text().strip()) if _complete(rc) else -1
         data = out.read_bytes() if out.exists() else b""
+        if exited and not data:
+            data = b"the shell exited before the command finished (tmux session ended)\n"
         for f in (script, out, rc):
             f.unlink(missing_ok=True)
         truncated = len(data) > MAX_OUTPUT

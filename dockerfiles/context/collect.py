@@ -5,11 +5,17 @@ nothing from it is executed.
 
 ROOT/python      CPython (binary + standard library), found by its own landmark
 ROOT/usr/bin     tool binaries (bash, tmux, git, rg, jq, node, busybox, tini), never on PATH
-ROOT/usr/lib     their data (git-core, chromium, locale); ROOT/usr/share (terminfo, fonts)
-ROOT/etc         CA certificates, fonts.conf
+ROOT/usr/lib     their data (git-core, locale); ROOT/usr/share (terminfo)
+ROOT/etc         CA certificates
 ROOT/.dlopen     libraries loaded with dlopen (ldd does not see them), for relocate.py
 
-Usage: python3 collect.py ROOT STAGE TOOL...
+With --browser, the browser layer instead (BROWSER is /openhands/browser):
+BROWSER/chromium    Chromium's tree
+BROWSER/fonts       fonts, with BROWSER/fonts.conf naming them
+BROWSER/bin         chromium, a plain-name link to oh-chromium (copied there before)
+BROWSER/.dlopen     the NSS modules Chromium's NSS loads with dlopen
+
+Usage: python3 collect.py ROOT STAGE TOOL...  |  python3 collect.py --browser BROWSER STAGE
 """
 
 from __future__ import annotations
@@ -28,11 +34,33 @@ TOOL_BINARIES = {
     "jq": ["usr/bin/jq"],
     "nodejs": ["usr/bin/node"],
 }
-TERMINFO = ["xterm", "xterm-256color", "screen", "screen-256color", "tmux", "tmux-256color",
-            "linux", "vt100", "vt220", "dumb", "ansi"]
+TERMINFO = [
+    "xterm",
+    "xterm-256color",
+    "screen",
+    "screen-256color",
+    "tmux",
+    "tmux-256color",
+    "linux",
+    "vt100",
+    "vt220",
+    "dumb",
+    "ansi",
+]
 # sitecustomize.py is Debian's link to /etc/python3.X/: a base's file, never ours.
-STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__",
-               "config-3", "dist-packages", "site-packages", "sitecustomize.py"}
+STDLIB_SKIP = {
+    "test",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib2to3",
+    "__pycache__",
+    "config-3",
+    "dist-packages",
+    "site-packages",
+    "sitecustomize.py",
+}
 
 
 def copy(src: str, dest: Path) -> None:
@@ -88,6 +116,23 @@ def python(root: Path, stage: Path) -> None:
         copy(str(entry), dest / entry.name)
 
 
+def tzdata(root: Path, stage: Path) -> None:
+    """Debian's time-zone data as the ``tzdata`` package of the bundle's CPython: its
+    ``zoneinfo`` falls back to it where the base has no zone files (busybox, musl, no
+    shell), and the base's own /usr/share/zoneinfo still comes first (TZPATH)."""
+    src = stage / "usr/share/zoneinfo"
+    if not src.is_dir():
+        sys.exit("collect: no /usr/share/zoneinfo in the target packages (tzdata)")
+    package = root / "python/lib" / python_version(stage) / "tzdata"
+    copy(str(src), package / "zoneinfo")
+    first = (src / "tzdata.zi").read_text().splitlines()[0] if (src / "tzdata.zi").exists() else ""
+    version = first.removeprefix("# version ").strip() or "unknown"
+    (package / "__init__.py").write_text(
+        f'"""IANA time-zone data from Debian\'s tzdata, for zoneinfo."""\n\n'
+        f'IANA_VERSION = "{version}"\n'
+    )
+
+
 def terminfo(root: Path, stage: Path) -> None:
     for name in TERMINFO:
         for base in ("usr/share/terminfo", "usr/lib/terminfo", "etc/terminfo"):
@@ -97,24 +142,40 @@ def terminfo(root: Path, stage: Path) -> None:
                 break
 
 
-def chromium(root: Path, stage: Path, dlopen: list[str]) -> None:
-    copy(f"{stage}/usr/lib/chromium", root / "usr/lib/chromium")
+FONTS_CONF = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig>
+  <dir>/openhands/browser/fonts</dir>
+  <cachedir>/tmp/oh-fontconfig-cache</cachedir>
+  <config></config>
+</fontconfig>
+"""
+
+
+def browser(root: Path, stage: Path) -> None:
+    copy(f"{stage}/usr/lib/chromium", root / "chromium")
     for d in (f"{stage}/usr/share/fonts/truetype/dejavu",):
-        copy(d, root / "usr/share/fonts" / Path(d).name)
+        copy(d, root / "fonts" / Path(d).name)
+    (root / "fonts.conf").write_text(FONTS_CONF)
+    os.symlink("oh-chromium", root / "bin/chromium")
     # NSS loads its crypto modules with dlopen; p11-kit's trust module serves nssckbi.
-    for pattern in ("usr/lib/*-linux-gnu/libsoftokn3.so", "usr/lib/*-linux-gnu/libfreebl*.so",
-                    "usr/lib/*-linux-gnu/libnssckbi.so", "usr/lib/*-linux-gnu/nss/*.so",
-                    "usr/lib/*-linux-gnu/pkcs11/p11-kit-trust.so"):
+    dlopen: list[str] = []
+    for pattern in (
+        "usr/lib/*-linux-gnu/libsoftokn3.so",
+        "usr/lib/*-linux-gnu/libfreebl*.so",
+        "usr/lib/*-linux-gnu/libnssckbi.so",
+        "usr/lib/*-linux-gnu/nss/*.so",
+        "usr/lib/*-linux-gnu/pkcs11/p11-kit-trust.so",
+    ):
         dlopen.extend(p for p in glob.glob(f"{stage}/{pattern}") if os.path.exists(p))
+    (root / ".dlopen").write_text("\n".join(sorted(set(dlopen))) + "\n")
+    print(f"collect: browser, {len(set(dlopen))} dlopen'ed libraries")
 
 
 def main(root: Path, stage: Path, tools: list[str]) -> None:
     dlopen: list[str] = []
     python(root, stage)
     for tool in ["bash", *tools]:
-        if tool == "chromium":
-            chromium(root, stage, dlopen)
-            continue
         for binary in TOOL_BINARIES[tool]:
             copy(f"{stage}/{binary}", root / "usr/bin" / Path(binary).name)
     if "git" in tools:
@@ -125,6 +186,7 @@ def main(root: Path, stage: Path, tools: list[str]) -> None:
     # tini (static): the init process of a runtime image; it reaps the agent's orphans.
     copy(f"{stage}/usr/bin/tini-static", root / "usr/bin/tini")
     terminfo(root, stage)
+    tzdata(root, stage)
     copy(f"{stage}/usr/lib/locale/C.utf8", root / "usr/lib/locale/C.utf8")
     # The CA bundle is made by ca-certificates' maintainer script, which is not run on
     # the target tree; the bundle is the same file on every architecture, so it comes
@@ -133,8 +195,16 @@ def main(root: Path, stage: Path, tools: list[str]) -> None:
     # glibc's iconv modules (git, python's locale handling of other charsets).
     gconv = glob.glob(f"{stage}/usr/lib/*-linux-gnu/gconv")
     if gconv:
-        for f in ("gconv-modules", "gconv-modules.d", "UTF-16.so", "UTF-32.so", "UTF-7.so",
-                  "UNICODE.so", "ISO8859-1.so", "ISO8859-15.so"):
+        for f in (
+            "gconv-modules",
+            "gconv-modules.d",
+            "UTF-16.so",
+            "UTF-32.so",
+            "UTF-7.so",
+            "UNICODE.so",
+            "ISO8859-1.so",
+            "ISO8859-15.so",
+        ):
             if os.path.exists(f"{gconv[0]}/{f}"):
                 copy(f"{gconv[0]}/{f}", root / "usr/lib/gconv" / f)
     (root / ".dlopen").write_text("\n".join(sorted(set(dlopen))) + "\n")
@@ -142,4 +212,7 @@ def main(root: Path, stage: Path, tools: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:])
+    if sys.argv[1] == "--browser":
+        browser(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:])

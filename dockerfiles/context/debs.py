@@ -84,11 +84,18 @@ def main(arch: str, stage: Path, packages: list[str]) -> None:
     apt(conf, "update")
     # The exact set apt picks (a cache may hold other versions from earlier builds).
     env = {**os.environ, "APT_CONFIG": str(conf)}
-    sim = subprocess.run(["apt-get", "-qq", "install", "-s", "-y", *packages],
-                         env=env, capture_output=True, text=True, check=False)
+    sim = subprocess.run(
+        ["apt-get", "-qq", "install", "-s", "-y", *packages],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if sim.returncode != 0:
-        sys.exit(f"debs: apt-get cannot resolve {' '.join(packages)} for {arch}:\n"
-                 f"{sim.stdout}{sim.stderr}")
+        sys.exit(
+            f"debs: apt-get cannot resolve {' '.join(packages)} for {arch}:\n"
+            f"{sim.stdout}{sim.stderr}"
+        )
     names = []
     for m in re.finditer(r"^Inst (\S+) \((\S+) .*\[(\S+)\]\)", sim.stdout, re.M):
         name, version, pkg_arch = m.groups()
@@ -103,7 +110,9 @@ def main(arch: str, stage: Path, packages: list[str]) -> None:
         subprocess.run(["dpkg-deb", "-x", str(deb), str(stage)], check=True)
         fields = subprocess.run(
             ["dpkg-deb", "-f", str(deb), "Package", "Version", "Architecture"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split("\n")
         listing.append(" ".join(f.split(": ", 1)[1] for f in fields if ": " in f))
     usr_merge(stage)

@@ -11,8 +11,15 @@ from pathlib import Path
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
 DT_NEEDED, DT_STRTAB, DT_SONAME, DT_RPATH, DT_RUNPATH = 1, 5, 14, 15, 29
-MACHINES = {0x3E: "amd64", 0xB7: "arm64", 0x03: "386", 0x28: "arm", 0x15: "ppc64le",
-            0x16: "s390x", 0xF3: "riscv64"}
+MACHINES = {
+    0x3E: "amd64",
+    0xB7: "arm64",
+    0x03: "386",
+    0x28: "arm",
+    0x15: "ppc64le",
+    0x16: "s390x",
+    0xF3: "riscv64",
+}
 
 
 @dataclass
@@ -43,11 +50,15 @@ def read(p: Path) -> Elf | None:
     end = "<" if data[5] == 1 else ">"
     machine = struct.unpack_from(end + "H", data, 18)[0]
     if is64:
-        phoff, phentsize, phnum = (struct.unpack_from(end + "Q", data, 32)[0],
-                                   *struct.unpack_from(end + "HH", data, 54))
+        phoff, phentsize, phnum = (
+            struct.unpack_from(end + "Q", data, 32)[0],
+            *struct.unpack_from(end + "HH", data, 54),
+        )
     else:
-        phoff, phentsize, phnum = (struct.unpack_from(end + "I", data, 28)[0],
-                                   *struct.unpack_from(end + "HH", data, 42))
+        phoff, phentsize, phnum = (
+            struct.unpack_from(end + "I", data, 28)[0],
+            *struct.unpack_from(end + "HH", data, 42),
+        )
     elf = Elf(path=p, machine=MACHINES.get(machine, hex(machine)))
     loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
     dynamic: tuple[int, int] | None = None
@@ -76,8 +87,14 @@ def read(p: Path) -> Elf | None:
     strtab_addr = next((v for t, v in entries if t == DT_STRTAB), None)
     if strtab_addr is None:
         return elf
-    strtab = next((off + strtab_addr - vaddr for vaddr, off, sz in loads
-                   if vaddr <= strtab_addr < vaddr + sz), strtab_addr)
+    strtab = next(
+        (
+            off + strtab_addr - vaddr
+            for vaddr, off, sz in loads
+            if vaddr <= strtab_addr < vaddr + sz
+        ),
+        strtab_addr,
+    )
 
     def string(i: int) -> str:
         s = strtab + i

@@ -1,7 +1,8 @@
-"""Last step of the system layer, natively: plain-name fallbacks, fonts.conf, wrappers
-of tools that are not bundled removed, and the standard library's bytecode.
+"""Last step of the system layer, natively: plain-name fallbacks, wrappers of tools
+that are not bundled removed (those that run the venv's programs stay), and the
+standard library's bytecode.
 
-Usage: python3 finish.py ROOT browser|no-browser
+Usage: python3 finish.py ROOT
 """
 
 from __future__ import annotations
@@ -14,27 +15,28 @@ from pathlib import Path
 
 from wheels import compile_tree
 
-FALLBACKS = {"git": "oh-git", "rg": "oh-rg", "jq": "oh-jq", "tmux": "oh-tmux",
-             "bash": "oh-bash", "python3": "oh-python", "node": "oh-node"}
-FONTS_CONF = """<?xml version="1.0"?>
-<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
-<fontconfig>
-  <dir>/openhands/usr/share/fonts</dir>
-  <cachedir>/tmp/oh-fontconfig-cache</cachedir>
-  <config></config>
-</fontconfig>
-"""
+FALLBACKS = {
+    "git": "oh-git",
+    "rg": "oh-rg",
+    "jq": "oh-jq",
+    "tmux": "oh-tmux",
+    "bash": "oh-bash",
+    "python3": "oh-python",
+    "node": "oh-node",
+}
+OTHER_LAYERS = ("/openhands/venv/",)
 
 
-def main(root: Path, browser: bool) -> None:
+def main(root: Path) -> None:
     fallback = root / "fallback/bin"
     fallback.mkdir(parents=True, exist_ok=True)
-    if not browser:
-        (root / "bin/oh-chromium").unlink(missing_ok=True)
     for w in (root / "bin").iterdir():  # drop wrappers whose tool is not bundled
         target = re.search(r"exec (/openhands/\S+)", w.read_text())
-        if target and not target.group(1).startswith("/openhands/venv/") \
-                and not Path(target.group(1)).exists():
+        if (
+            target
+            and not target.group(1).startswith(OTHER_LAYERS)
+            and not Path(target.group(1)).exists()
+        ):
             w.unlink()
     for name, wrapper in FALLBACKS.items():
         if (root / "bin" / wrapper).exists():
@@ -43,14 +45,12 @@ def main(root: Path, browser: bool) -> None:
     # them; they come last on PATH, so a base's own always win. The applet list is read
     # from the build stage's busybox (same Debian release and configuration): nothing of
     # the target architecture runs here.
-    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True,
-                             check=True).stdout.split()
+    applets = subprocess.run(
+        ["/bin/busybox", "--list"], capture_output=True, text=True, check=True
+    ).stdout.split()
     for applet in applets:
         if not (fallback / applet).exists() and applet not in ("busybox", "bash"):
             os.symlink("../../usr/bin/busybox", fallback / applet)
-    if browser:
-        (root / "etc/fonts").mkdir(parents=True, exist_ok=True)
-        (root / "etc/fonts/fonts.conf").write_text(FONTS_CONF)
     stdlib = next((root / "python/lib").glob("python3.*"))
     compile_tree(stdlib)
     pycs = sum(1 for _ in stdlib.rglob("*.pyc"))
@@ -61,4 +61,4 @@ if __name__ == "__main__":
     if os.environ.get("PYTHONHASHSEED") != "0":
         os.environ["PYTHONHASHSEED"] = "0"
         os.execv(sys.executable, [sys.executable, *sys.argv])
-    main(Path(sys.argv[1]), sys.argv[2] == "browser")
+    main(Path(sys.argv[1]))

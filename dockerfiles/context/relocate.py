@@ -9,12 +9,14 @@ system mode (``relocate.py system ROOT STAGE [EXTRA ...]``):
      recursively, with the dynamic loader; EXTRA names dlopen'ed libraries in STAGE;
   2. executables get ``--set-interpreter ROOT/lib/<loader>``; executables and shared
      objects get a DT_RPATH (searched before a base's LD_LIBRARY_PATH, unlike RUNPATH)
-     of their own ``$ORIGIN`` entries plus ``ROOT/lib``; glibc itself is never patched.
-venv mode (``relocate.py venv VENV STAGE SYSTEM_LIB``):
-  the same for the files of a venv, except that what the system layer always carries
-  (the closure of CPython, libstdc++ and libgcc_s in STAGE) is taken from SYSTEM_LIB, and
-  anything else goes into ``VENV/oh-lib``. The venv layer then never depends on the
-  tool list: a change of tools does not touch it.
+     of their own ``$ORIGIN`` entries plus ``ROOT/lib``; glibc itself is never patched,
+     but for one byte of the loader: it never reads the base's ``/etc/ld.so.preload``.
+addon mode (``relocate.py addon ROOT STAGE SYSTEM_LIB OWN_LIB [EXTRA ...]``):
+  the same for a layer added beside the system layer (the venv, the browser), except
+  that what every system layer carries (the closure of CPython, libstdc++ and libgcc_s
+  in STAGE) is taken from SYSTEM_LIB, and anything else (EXTRA included) goes into
+  OWN_LIB inside the layer. Such a layer then never depends on the tool list: a change
+  of tools does not touch it.
 Both modes end by checking that every NEEDED entry of every ELF file resolves inside the
 bundle, and fail the build otherwise.
 """
@@ -30,9 +32,23 @@ from pathlib import Path
 from elfinfo import Elf, elves, read
 
 # glibc's own objects: copied, never patched.
-GLIBC = ("ld-linux", "ld64.so", "libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so",
-         "libresolv.so", "libutil.so", "libmvec.so", "libnss_", "libanl.so", "libBrokenLocale",
-         "libc_malloc_debug.so", "libthread_db.so")
+GLIBC = (
+    "ld-linux",
+    "ld64.so",
+    "libc.so",
+    "libm.so",
+    "libpthread.so",
+    "libdl.so",
+    "librt.so",
+    "libresolv.so",
+    "libutil.so",
+    "libmvec.so",
+    "libnss_",
+    "libanl.so",
+    "libBrokenLocale",
+    "libc_malloc_debug.so",
+    "libthread_db.so",
+)
 # What the system layer carries whatever the tools: CPython's closure plus these
 # (the C++ runtime and libatomic, which wheels and bundled Node binaries expect).
 ALWAYS = ("libstdc++.so.6", "libgcc_s.so.1", "libatomic.so.1")
@@ -81,8 +97,11 @@ def is_glibc(name: str) -> bool:
 def origin_dirs(e: Elf) -> list[Path]:
     """The directories of ``e``'s $ORIGIN-relative DT_RPATH entries."""
     here = str(e.path.parent)
-    return [Path(os.path.normpath(x.replace("${ORIGIN}", here).replace("$ORIGIN", here)))
-            for x in e.rpath if "ORIGIN" in x]
+    return [
+        Path(os.path.normpath(x.replace("${ORIGIN}", here).replace("$ORIGIN", here)))
+        for x in e.rpath
+        if "ORIGIN" in x
+    ]
 
 
 def inherited_rpaths(files: list[Elf], root: Path) -> dict[Path, list[Path]]:
@@ -179,12 +198,26 @@ def patch(files: list[Elf], lib_dirs: list[Path], interp: Path, skip_dir: Path |
         rpath = ":".join([*keep, *(str(d) for d in lib_dirs)])
         # Two separate calls: patchelf 0.18 doing both at once corrupts some PIE
         # executables (Debian's python3.13 segfaults).
-        subprocess.run(["patchelf", "--force-rpath", "--set-rpath", rpath, str(e.path)],
-                       check=True)
+        subprocess.run(["patchelf", "--force-rpath", "--set-rpath", rpath, str(e.path)], check=True)
         if e.interpreter:
             subprocess.run(["patchelf", "--set-interpreter", str(interp), str(e.path)], check=True)
         patched += 1
     return patched
+
+
+# The preload list glibc's loader reads before any program starts. A base's lists
+# libraries built for its own libc (a host agent's, a sandbox's interposer): the bundle's
+# loader must never load them into a bundled program. Its first byte becomes NUL, so the
+# loader asks for "" (no such file) instead; a string the linker merged into its tail
+# stays intact. The base's own loader still reads the file for the base's programs.
+PRELOAD_LIST = b"/etc/ld.so.preload\0"
+
+
+def seal_loader(loader: Path) -> None:
+    data = loader.read_bytes()
+    if data.count(PRELOAD_LIST) != 1:
+        sys.exit(f"relocate: expected {PRELOAD_LIST!r} once in {loader}")
+    loader.write_bytes(data.replace(PRELOAD_LIST, b"\0" + PRELOAD_LIST[1:]))
 
 
 def target_elves(root: Path, lib_dirs: list[Path]) -> list[Elf]:
@@ -196,15 +229,23 @@ def target_elves(root: Path, lib_dirs: list[Path]) -> list[Elf]:
     return [e for e in files if e.machine == found.machine] if found else files
 
 
-def check(root: Path, lib_dirs: list[Path]) -> None:
-    """Every NEEDED of every ELF file under ``root`` resolves inside the bundle."""
+def check(root: Path, lib_dirs: list[Path], tree: Path | None = None) -> None:
+    """Every NEEDED of every ELF file under ``tree`` (default: ``root``, the bundle)
+    resolves inside the bundle."""
     bad = []
-    files = target_elves(root, lib_dirs)
+    files = target_elves(tree or root, lib_dirs)
     inherited = inherited_rpaths(files, root)
     for e in files:
-        dirs = [Path(os.path.normpath(x.replace("${ORIGIN}", str(e.path.parent))
-                                      .replace("$ORIGIN", str(e.path.parent))))
-                for x in [*e.rpath, *e.runpath]]
+        dirs = [
+            Path(
+                os.path.normpath(
+                    x.replace("${ORIGIN}", str(e.path.parent)).replace(
+                        "$ORIGIN", str(e.path.parent)
+                    )
+                )
+            )
+            for x in [*e.rpath, *e.runpath]
+        ]
         if not e.runpath:
             dirs += inherited.get(Path(os.path.realpath(e.path)), [])
         for n in e.needed:
@@ -212,8 +253,9 @@ def check(root: Path, lib_dirs: list[Path]) -> None:
                 bad.append(f"{e.path}: {n}")
         if e.path.parent in lib_dirs and is_glibc(e.path.name):
             continue  # libc.so.6 and ld.so carry an interpreter entry; never patched
-        if e.interpreter and not (Path(e.interpreter).is_relative_to(root)
-                                  and Path(e.interpreter).exists()):
+        if e.interpreter and not (
+            Path(e.interpreter).is_relative_to(root) and Path(e.interpreter).exists()
+        ):
             bad.append(f"{e.path}: interpreter {e.interpreter} is not in the bundle")
     if bad:
         sys.exit("relocate: unresolved inside the bundle:\n  " + "\n  ".join(bad[:40]))
@@ -221,10 +263,12 @@ def check(root: Path, lib_dirs: list[Path]) -> None:
 
 def core(stage: Path, triplet: str, resolver: Resolver) -> tuple[dict[str, Path], list[str]]:
     """CPython (binary and extension modules), all of glibc and ALWAYS, from STAGE."""
-    seeds = [(e, e.path.parent) for e in elves(stage / "usr/lib")
-             if "/lib-dynload/" in str(e.path)]
-    seeds += [(e, e.path.parent) for e in (read(p) for p in (stage / "usr/bin").glob("python3.*"))
-              if e is not None]
+    seeds = [(e, e.path.parent) for e in elves(stage / "usr/lib") if "/lib-dynload/" in str(e.path)]
+    seeds += [
+        (e, e.path.parent)
+        for e in (read(p) for p in (stage / "usr/bin").glob("python3.*"))
+        if e is not None
+    ]
     found, missing = collect(seeds, resolver, set())
     # All of glibc (libpthread, libdl, librt … are stubs that wheels still name).
     libdir = stage / "usr/lib" / triplet
@@ -265,12 +309,16 @@ def system(root: Path, stage: Path, triplet: str, extra: list[str]) -> None:
     if len(loaders) != 1:
         sys.exit(f"relocate: expected one dynamic loader, found {loaders}")
     patched = patch(elves(root), [lib], lib / loaders[0], lib)
+    seal_loader(lib / loaders[0])
     check(root, [lib])
-    print(f"relocate: {len(found)} libraries in {lib}, {patched} files patched, "
-          f"loader {loaders[0]}")
+    print(
+        f"relocate: {len(found)} libraries in {lib}, {patched} files patched, loader {loaders[0]}"
+    )
 
 
-def venv(root: Path, stage: Path, triplet: str, system_lib: Path) -> None:
+def addon(
+    root: Path, stage: Path, triplet: str, system_lib: Path, own: Path, extra: list[str]
+) -> None:
     resolver = Resolver(root, stage, triplet)
     provided, _ = core(stage, triplet, resolver)
     have = set(provided)
@@ -281,24 +329,38 @@ def venv(root: Path, stage: Path, triplet: str, system_lib: Path) -> None:
     everything = elves(root)
     files = [e for e in everything if e.machine == machine]
     if len(files) != len(everything):
-        print(f"relocate: venv {len(everything) - len(files)} ELF files for other machines "
-              f"left as they are: " + ", ".join(sorted(str(e.path.relative_to(root))
-                                                     for e in everything if e not in files))[:600])
-    found, missing = collect(
-        [(e, e.path.parent) for e in files], resolver, have, inherited_rpaths(files, root)
-    )
+        print(
+            f"relocate: {root} {len(everything) - len(files)} ELF files for other machines "
+            f"left as they are: "
+            + ", ".join(
+                sorted(str(e.path.relative_to(root)) for e in everything if e not in files)
+            )[:600]
+        )
+    seeds = [(e, e.path.parent) for e in files]
+    for x in extra:
+        e = read(Path(os.path.realpath(x)))
+        if e is not None:
+            seeds.append((e, Path(os.path.realpath(x)).parent))
+    found, missing = collect(seeds, resolver, have, inherited_rpaths(files, root))
     if missing:
-        sys.exit("relocate: the venv needs libraries that neither the bundle nor the "
-                 "Python packages provide (the venv layer may only use libraries of the "
-                 "packages in builder.model.PYTHON_PACKAGES):\n  " + "\n  ".join(missing[:40]))
-    own = root / "oh-lib"
-    if found:
+        sys.exit(
+            f"relocate: {root} needs libraries that neither its packages nor the "
+            "system layer's core provide:\n  " + "\n  ".join(missing[:40])
+        )
+    if found or extra:
         copy_libs(found, own)
+    for x in extra:
+        dest = own / Path(x).name
+        if not dest.exists():
+            shutil.copy2(os.path.realpath(x), dest)
     loader = next(n for n in provided if n.startswith(("ld-linux", "ld64.so")))
-    patched = patch([e for e in elves(root) if e.machine == machine],
-                    [own, system_lib] if found else [system_lib],
-                    system_lib / loader, None)
-    print(f"relocate: venv {patched} files patched, {len(found)} own libraries")
+    patched = patch(
+        [e for e in elves(root) if e.machine == machine],
+        [own, system_lib] if found or extra else [system_lib],
+        system_lib / loader,
+        None,
+    )
+    print(f"relocate: {root} {patched} files patched, {len(found) + len(extra)} own libraries")
 
 
 def triplet_of(stage: Path) -> str:
@@ -314,4 +376,6 @@ if __name__ == "__main__":
     if mode == "system":
         system(Path(root), Path(stage), triplet_of(Path(stage)), rest)
     else:
-        venv(Path(root), Path(stage), triplet_of(Path(stage)), Path(rest[0]))
+        addon(
+            Path(root), Path(stage), triplet_of(Path(stage)), Path(rest[0]), Path(rest[1]), rest[2:]
+        )

@@ -5,7 +5,7 @@ download: ``wheels.py download REQUIREMENTS STAGE WHEELS``
   glibc (read from the unpacked target packages in STAGE), never running the target's
   interpreter. A requirement with no wheel for the target comes as an sdist and is
   built here; it must give a pure-Python wheel, or the build stops and names it.
-install: ``wheels.py install VENV STAGE WHEELS ENTRYPOINT browser|no-browser``
+install: ``wheels.py install VENV STAGE WHEELS ENTRYPOINT``
   a venv for /openhands/python written by hand (pyvenv.cfg, interpreter links), every
   wheel installed with ``installer`` (console scripts point at the venv's python),
   Playwright's browser paths linked to oh-chromium, and deterministic bytecode
@@ -22,8 +22,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-ARCH = {"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "ppc64le": "ppc64le",
-        "s390x": "s390x", "riscv64": "riscv64", "arm": "armv7l"}
+ARCH = {
+    "amd64": "x86_64",
+    "arm64": "aarch64",
+    "386": "i686",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+    "arm": "armv7l",
+}
 PYTHON_HOME = "/openhands/python"
 # Where Playwright looks for a browser, per layout it has used (x64 moved to Chrome for
 # Testing's names); the check stage proves the one in use resolves.
@@ -77,11 +84,19 @@ def for_target(requirements: Path, machine: str, xy: str, full: str) -> tuple[st
     even compare); the target is Linux on MACHINE with CPython FULL."""
     from packaging.markers import Marker
 
-    env = {"implementation_name": "cpython", "implementation_version": full,
-           "os_name": "posix", "platform_machine": machine,
-           "platform_python_implementation": "CPython", "platform_release": "6.1.0",
-           "platform_system": "Linux", "platform_version": "", "python_full_version": full,
-           "python_version": xy, "sys_platform": "linux"}
+    env = {
+        "implementation_name": "cpython",
+        "implementation_version": full,
+        "os_name": "posix",
+        "platform_machine": machine,
+        "platform_python_implementation": "CPython",
+        "platform_release": "6.1.0",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": full,
+        "python_version": xy,
+        "sys_platform": "linux",
+    }
     keep: list[str] = []
     block: list[str] = []
     dropped = 0
@@ -112,9 +127,27 @@ def download(requirements: Path, stage: Path, wheels: Path) -> None:
     print(f"venv: {dropped} locked packages are for other platforms, left out")
     plat = [a for p in platforms(machine, glibc_minor) for a in ("--platform", p)]
     nodot = xy.replace(".", "")
-    pip("download", "-q", "--no-deps", "--require-hashes", "-r", str(requirements), "-d",
-        str(dl), "--python-version", xy, "--implementation", "cp", "--abi", f"cp{nodot}",
-        "--abi", "abi3", "--abi", "none", *plat)
+    pip(
+        "download",
+        "-q",
+        "--no-deps",
+        "--require-hashes",
+        "-r",
+        str(requirements),
+        "-d",
+        str(dl),
+        "--python-version",
+        xy,
+        "--implementation",
+        "cp",
+        "--abi",
+        f"cp{nodot}",
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+        *plat,
+    )
     sdists = sorted(p for p in dl.iterdir() if not p.name.endswith(".whl"))
     for sd in sdists:
         before = set(dl.glob("*.whl"))
@@ -122,11 +155,15 @@ def download(requirements: Path, stage: Path, wheels: Path) -> None:
         built = set(dl.glob("*.whl")) - before
         for w in built:
             if not w.name.endswith("-none-any.whl"):
-                sys.exit(f"venv: {sd.name} has no wheel for {machine} on PyPI and builds "
-                         f"native code ({w.name}); it cannot be cross-assembled")
+                sys.exit(
+                    f"venv: {sd.name} has no wheel for {machine} on PyPI and builds "
+                    f"native code ({w.name}); it cannot be cross-assembled"
+                )
         sd.unlink()
-    print(f"venv: {len(list(dl.glob('*.whl')))} wheels for cp{nodot} {machine} "
-          f"(manylinux <= 2.{glibc_minor}), {len(sdists)} built from sdists")
+    print(
+        f"venv: {len(list(dl.glob('*.whl')))} wheels for cp{nodot} {machine} "
+        f"(manylinux <= 2.{glibc_minor}), {len(sdists)} built from sdists"
+    )
 
 
 def write_venv(venv: Path, xy: str, full: str) -> Path:
@@ -153,8 +190,13 @@ def install_wheels(venv: Path, site: Path, xy: str, wheels: Path) -> int:
     for w in files:
         name = w.name.split("-")[0]
         dest = SchemeDictionaryDestination(
-            {"purelib": str(site), "platlib": str(site), "scripts": str(venv / "bin"),
-             "data": str(venv), "headers": str(venv / "include/site" / f"python{xy}" / name)},
+            {
+                "purelib": str(site),
+                "platlib": str(site),
+                "scripts": str(venv / "bin"),
+                "data": str(venv),
+                "headers": str(venv / "include/site" / f"python{xy}" / name),
+            },
             interpreter=str(venv / "bin/python"),
             script_kind="posix",
         )
@@ -173,7 +215,7 @@ def playwright_links(venv: Path, site: Path) -> int:
             d = venv / "ms-playwright" / f"{b['name'].replace('-', '_')}-{b['revision']}"
             link = d / exe
             link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to("/openhands/bin/oh-chromium")
+            link.symlink_to("/openhands/browser/bin/oh-chromium")
             (d / "INSTALLATION_COMPLETE").touch()
             (d / "DEPENDENCIES_VALIDATED").touch()
             n += 1
@@ -183,12 +225,14 @@ def playwright_links(venv: Path, site: Path) -> int:
 def compile_tree(root: Path) -> None:
     """Deterministic bytecode (PYTHONHASHSEED=0 is set by the caller)."""
     compileall.compile_dir(
-        str(root), quiet=2, workers=0,
+        str(root),
+        quiet=2,
+        workers=0,
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
 
 
-def install_venv(venv: Path, stage: Path, wheels: Path, entrypoint: str, browser: bool) -> None:
+def install_venv(venv: Path, stage: Path, wheels: Path, entrypoint: str) -> None:
     machine, xy, _, full = target(stage)
     own = f"{sys.version_info.major}.{sys.version_info.minor}"
     if own != xy:
@@ -198,12 +242,21 @@ def install_venv(venv: Path, stage: Path, wheels: Path, entrypoint: str, browser
     # The app's source: /openhands/app, or /openhands/code (OpenHands V0's layout); site
     # adds only the one that exists.
     (site / "oh-app.pth").write_text("/openhands/app\n/openhands/code\n")
+    # Every venv Python gives what it starts the container's environment back (the
+    # wrapper's changes undone): oh_env_hook.py, run first by its .pth file.
+    hook = Path(__file__).with_name("oh_env_hook.py")
+    (site / "_oh_env.py").write_text(hook.read_text())
+    (site / "_oh_env.pth").write_text("import _oh_env\n")
     (venv / "oh-entrypoint").write_text(entrypoint + "\n")
-    links = playwright_links(venv, site) if browser else 0
+    # Whether or not the image has the browser layer: the venv never depends on it
+    # (without it, oh-chromium says so).
+    links = playwright_links(venv, site)
     compile_tree(site)
     pycs = sum(1 for _ in site.rglob("*.pyc"))
-    print(f"venv: {count} wheels installed for {machine}, {links} Playwright browser links, "
-          f"{pycs} .pyc files")
+    print(
+        f"venv: {count} wheels installed for {machine}, {links} Playwright browser links, "
+        f"{pycs} .pyc files"
+    )
 
 
 if __name__ == "__main__":
@@ -213,5 +266,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "download":
         download(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
     else:
-        install_venv(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[5],
-                     sys.argv[6] == "browser")
+        install_venv(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[5])

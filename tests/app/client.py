@@ -22,12 +22,27 @@ class Client:
     def __init__(self, base: str) -> None:
         self.base = base
 
-    def request(self, method: str, path: str, *, json_body: Any = None, content: bytes | None = None,
-                headers: dict[str, str] | None = None, timeout: float = 120) -> Response:
-        data = content if content is not None else (
-            json.dumps(json_body).encode() if json_body is not None else None)
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> Response:
+        data = (
+            content
+            if content is not None
+            else (json.dumps(json_body).encode() if json_body is not None else None)
+        )
+        req = urllib.request.Request(
+            self.base + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:
                 return Response(r.status, r.read())
@@ -37,5 +52,5 @@ class Client:
     def get(self, path: str, **kw: Any) -> Response:
         return self.request("GET", path, **kw)
 
-    def post(self, path: str, json: Any = None, **kw: Any) -> Response:  # noqa: A002
+    def post(self, path: str, json: Any = None, **kw: Any) -> Response:
         return self.request("POST", path, json_body=json, **kw)

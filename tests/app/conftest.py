@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import socket
-import threading
-import time
-
 import uvicorn
-
 from action_server.server import create_app
 from action_server.shell import Shell
+
 from tests.app.client import Client
 
 

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from action_server.envclean import agent_environment
 
 from tests.app.client import Client as ApiClient
-
-from action_server.envclean import agent_environment
 
 
 def test_alive(client: ApiClient) -> None:
@@ -23,7 +22,9 @@ def test_state_persists(client: ApiClient, workdir: Path) -> None:
     assert r.json()["exit_code"] == 0
     r = client.post("/execute", json={"command": "pwd; echo $FOO"})
     assert r.json() == {
-        "exit_code": 0, "output": f"{workdir.resolve()}/sub\nbar\n", "timed_out": False,
+        "exit_code": 0,
+        "output": f"{workdir.resolve()}/sub\nbar\n",
+        "timed_out": False,
         "truncated": False,
     }
 
@@ -45,6 +46,17 @@ def test_timeout_interrupts_and_session_survives(client: ApiClient) -> None:
     assert r.json()["output"] == "1\n"
 
 
+def test_a_shell_that_exits_says_so_and_is_started_again(client: ApiClient) -> None:
+    """A shell that ends (or never starts: a launcher that cannot run) is reported at
+    once, not after the command's timeout; the next command gets a new shell."""
+    r = client.post("/execute", json={"command": "exit 7", "timeout": 600})
+    body = r.json()
+    assert body["exit_code"] == -1 and body["timed_out"] is False, body
+    assert "shell exited" in body["output"], body
+    r = client.post("/execute", json={"command": "echo again", "timeout": 30})
+    assert r.json()["output"] == "again\n"
+
+
 def test_files_roundtrip(client: ApiClient, workdir: Path) -> None:
     r = client.post("/files/write", json={"path": "a/b.txt", "content": "ünïcode\n"})
     assert r.status_code == 200
@@ -56,8 +68,10 @@ def test_files_roundtrip(client: ApiClient, workdir: Path) -> None:
 @pytest.mark.parametrize("path", ["../x", "/etc/passwd", "a/../../x", "link/x", "link", ""])
 def test_traversal_rejected(client: ApiClient, workdir: Path, path: str) -> None:
     (workdir / "link").symlink_to("/etc")
-    for endpoint, body in (("/files/read", {"path": path}),
-                           ("/files/write", {"path": path, "content": "x"})):
+    for endpoint, body in (
+        ("/files/read", {"path": path}),
+        ("/files/write", {"path": path, "content": "x"}),
+    ):
         r = client.post(endpoint, json=body)
         assert r.status_code == 400, (endpoint, path, r.text)
         assert "error" in r.json()
@@ -65,8 +79,14 @@ def test_traversal_rejected(client: ApiClient, workdir: Path, path: str) -> None
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b'{"command": 5}', b"{}", b'{"command": "x", "timeout": -1}', b"[]",
-     b'{"command": "x", "extra": 1}'],
+    [
+        b"{not json",
+        b'{"command": 5}',
+        b"{}",
+        b'{"command": "x", "timeout": -1}',
+        b"[]",
+        b'{"command": "x", "extra": 1}',
+    ],
 )
 def test_bad_requests_are_4xx_json(client: ApiClient, body: bytes) -> None:
     r = client.post("/execute", content=body, headers={"Content-Type": "application/json"})
@@ -78,18 +98,18 @@ def test_api_key(client: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OH_SESSION_API_KEY", "s3cret")
     assert client.get("/alive").status_code == 200
     assert client.post("/execute", json={"command": "true"}).status_code == 401
-    r = client.post("/execute", json={"command": "echo ${OH_SESSION_API_KEY:-unset}"},
-                    headers={"X-Session-API-Key": "s3cret"})
+    r = client.post(
+        "/execute",
+        json={"command": "echo ${OH_SESSION_API_KEY:-unset}"},
+        headers={"X-Session-API-Key": "s3cret"},
+    )
     assert r.status_code == 200
     bad = client.post("/files/read", json={"path": "x"}, headers={"X-Session-API-Key": "no"})
     assert bad.status_code == 401
 
 
-def test_agent_environment_restores_base_values() -> None:
-    env = {
-        "PATH": "/usr/bin", "SSL_CERT_FILE": "/openhands/etc/x", "OH_SET_VARS": "SSL_CERT_FILE X",
-        "X": "1", "OH_SAVED_LD_LIBRARY_PATH": "/base/lib", "OH_SESSION_API_KEY": "k",
-    }
+def test_agent_environment_drops_the_server_secret() -> None:
+    env = {"PATH": "/usr/bin", "LD_LIBRARY_PATH": "/base/lib", "OH_SESSION_API_KEY": "k"}
     assert agent_environment(env) == {"PATH": "/usr/bin", "LD_LIBRARY_PATH": "/base/lib"}
 
 

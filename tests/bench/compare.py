@@ -3,10 +3,14 @@ same engine and registry, in one run (`make bench`).
 
 Scenarios, for each approach: cold (builder cache pruned, fresh registry repositories),
 warm rebuild with no change, one more base, an app-source-only change, a lock-file
-change; then how the cost grows with 1, 2, 4, 8 new bases, and planning for 2,294
-bases. Writes OUT/benchmarks.json, OUT/benchmarks.md and OUT/img/benchmarks.png.
+change; then the default profile (OpenHands' V1 agent-server): deps cold per platform
+and start to /ready against a conventionally built agent-server image; how the cost
+grows with 1, 2, 4, 8 new bases, 100 new bases in one bake, the docker driver's rows
+beside the run's builder, and planning for 2,294 bases. Writes OUT/benchmarks.json,
+OUT/benchmarks.md and OUT/img/benchmarks.png.
 
-Usage: python -m tests.bench.compare [--out docs] [--scale 1,2,4,8] [--legacy-scale 1,2,4]
+Usage: python -m tests.bench.compare [--out docs] [--builder NAME] [--scale 1,2,4,8]
+       [--legacy-scale 1,2] [--many 100] [--docker-many 10]
 """
 
 from __future__ import annotations
@@ -31,12 +35,19 @@ from builder.config import load_config
 from builder.outdir import write_build_dir
 from builder.plan import Plan, Selection
 from builder.prepare import prepare
+from builder.servers import KINDS
+from builder.verify_v1 import V1Api, new_key, wait_for
 from tests.bench import measure, plan_scale, report
 from tests.bench.measure import Result
 from tests.sample import SAMPLE_CONFIG, sample_head
 
 REPO = Path(__file__).resolve().parents[2]
 LEGACY_DOCKERFILE = Path(__file__).parent / "legacy" / "Dockerfile"
+CONVENTIONAL = Path(__file__).parent / "conventional"  # its Dockerfile and a helper
+V1_CONFIG = REPO / "builder.toml"  # the default profile: OpenHands' V1 agent-server
+V1_APP = REPO / "profiles" / "agent-server"
+DOCKER_DRIVER = "default"  # dockerd's own builder (the `docker` driver)
+DOCKER = "two-stage (docker driver)"  # the approach name of its rows
 REGISTRY = "127.0.0.1:5000"
 PLATFORM = "linux/amd64"
 INITIAL = ("debian-bookworm", "debian-trixie", "busybox", "musl", "noshell")
@@ -99,16 +110,21 @@ class Bench:
         bases: dict[str, str] | None = None,
         platform: str = PLATFORM,
         prefix: str = "two-stage",
+        head: str | None = None,
+        cache_flavor: str = "",
     ) -> Plan:
         bases = bases or self.bases
-        head = sample_head()
+        head = head or sample_head(self.work / "app")  # the copy the changes edit
         head = re.sub(r"(?m)^platforms = .*$", f'platforms = ["{platform}"]', head, count=1)
         if self.tools is not None:
             head = head.replace("[deps]\n", f"[deps]\ntools = {json.dumps(list(self.tools))}\n", 1)
         for kind, repo in (("runtime", "runtime"), ("deps", "deps"), ("cache", "cache")):
             head = re.sub(
-                rf'(?m)^{kind}\s*=\s*".*"$', f'{kind} = "{self.repo(f"{prefix}-{repo}")}"', head
+                rf'(?m)^{kind}\s*=\s*"[^"]*"', f'{kind} = "{self.repo(f"{prefix}-{repo}")}"', head
             )
+        for kind in ("runtime", "deps", "cache"):  # the run's own repositories, always
+            if f'{kind} = "{self.repo(f"{prefix}-{kind}")}"' not in head:
+                raise SystemExit(f"bench: the config's registry.{kind} was not replaced")
         text = head + "".join(
             f"\n[[bases]]\nimage = {json.dumps(bases[n])}\nname = {json.dumps(n)}\n" for n in names
         )
@@ -121,21 +137,27 @@ class Bench:
             load_config(self.work / "builder.toml"),
             Selection(),
             build_dir=str(self.work / "two-stage"),
+            cache_flavor=cache_flavor,
         )
         write_build_dir(self.work / "two-stage", prepared.files)
         return prepared.plan
 
     def two_stage(
-        self, scenario: str, names: list[str], only: list[str] | None = None, **kw: Any
+        self,
+        scenario: str,
+        names: list[str],
+        only: list[str] | None = None,
+        approach: str = "two-stage",
+        **kw: Any,
     ) -> tuple[Result, Plan]:
         plan = self.two_stage_plan(names, **kw)
         targets = only or [plan.deps[0].name, *(r.name for r in plan.runtime)]
         result = measure.bake(
-            Result("two-stage", scenario),
+            Result(approach, scenario),
             self.work / "two-stage" / "docker-bake.hcl",
             targets,
             cache_repo=self.repo(f"{kw.get('prefix', 'two-stage')}-cache"),
-            log=self.logs / f"two-stage-{slug(scenario)}.log",
+            log=self.logs / f"{slug(approach)}-{slug(scenario)}.log",
         )
         self.results.append(result)
         return result, plan
@@ -171,6 +193,49 @@ class Bench:
         path = ctx / "docker-bake.hcl"
         path.write_text("\n".join(lines) + "\n")
         return path
+
+    def conventional(self) -> str:
+        """OpenHands' V1 agent-server built the usual way (tests/bench/conventional/):
+        timed as a row, pushed; returns its reference."""
+        ctx = self.work / "conventional"
+        shutil.rmtree(ctx, ignore_errors=True)
+        ctx.mkdir()
+        for name in ("pyproject.toml", "poetry.lock"):
+            shutil.copy(V1_APP / name, ctx / name)
+        for name in ("Dockerfile", "drop_macos.py"):
+            shutil.copy(CONVENTIONAL / name, ctx / name)
+        ref = f"{self.repo('conventional')}:v1"
+        cache = f"{self.repo('conventional-cache')}:v1"
+        (ctx / "docker-bake.hcl").write_text(
+            "\n".join(
+                [
+                    'variable "OH_CA_BUNDLE" {',
+                    f"  default = {hcl.hcl_string(engine.ca_bundle())}",
+                    "}",
+                    'target "conventional" {',
+                    f"  context    = {hcl.hcl_string(str(ctx))}",
+                    "  pull       = true",
+                    f'  platforms  = ["{PLATFORM}"]',
+                    '  secret     = ["id=cacert,src=${OH_CA_BUNDLE}"]',
+                    f"  tags       = [{hcl.hcl_string(ref)}]",
+                    "  cache-to   = ["
+                    + hcl.hcl_string(f"type=registry,ref={cache},mode=max,ignore-error=true")
+                    + "]",
+                    "}",
+                ]
+            )
+            + "\n"
+        )
+        self.results.append(
+            measure.bake(
+                Result("conventional", "V1 agent-server image cold (amd64)"),
+                ctx / "docker-bake.hcl",
+                ["conventional"],
+                cache_repo=self.repo("conventional-cache"),
+                log=self.logs / "conventional-cold.log",
+            )
+        )
+        return ref
 
     def legacy_ref(self, name: str, version: str) -> str:
         return f"{self.repo('legacy')}:{name}-{version}"
@@ -313,11 +378,57 @@ def classify_uploads(uploaded: list[str], refs: list[str], app_layer: str) -> di
     return kinds
 
 
-def layer_sizes(ref: str, platform: str) -> dict[str, dict[str, int]]:
-    """The deps image's system and venv layers (compressed, uncompressed)."""
+BUNDLE = ("system", "venv", "browser")
+CHECKS = ("check system", "check venv", "check browser")
+
+
+def deps_layers(ref: str, platform: str = PLATFORM) -> dict[str, dict[str, Any]]:
+    """The deps image's layers by name ("check venv", "setup kit", "venv", ...) -> their
+    manifest entries. Its history records each COPY without its --from, so the names
+    follow deps.Dockerfile's last stage: the check markers, the setup kit, then the
+    bundle layers in their fixed order."""
     layers = measure._manifest(ref, platform)["layers"]
+    config = measure.registry.image_config(ref, platform)
+    made = [h.get("created_by", "") for h in config["history"] if not h.get("empty_layer")]
+    checks, bundle = iter(CHECKS), iter(BUNDLE)
+    out: dict[str, dict[str, Any]] = {}
+    for created_by, layer in zip(made, layers, strict=True):
+        if "/oh-layers/setup-" in created_by:
+            name = "setup kit"
+        elif " /out/ /" in created_by:
+            name = next(checks)
+        elif " /oh-out/ /" in created_by:
+            name = next(bundle)
+        else:
+            name = created_by or "other"
+        out[name] = layer
+    return out
+
+
+def runtime_layers(ref: str, platform: str = PLATFORM) -> dict[str, str]:
+    """A runtime image's own layers (its base's left out), named from the history its
+    config records (each bundle layer's COPY names it: /oh-layers/NAME-KEY/) -> digest."""
+    config = measure.registry.image_config(ref, platform)
+    made = [h.get("created_by", "") for h in config["history"] if not h.get("empty_layer")]
+    digests = measure.layer_digests(ref, platform)
+    out: dict[str, str] = {}
+    for created_by, digest in zip(made, digests, strict=True):
+        m = re.search(r"/oh-layers/(setup|system|venv|browser)-", created_by)
+        if m:
+            out[m.group(1)] = digest
+        elif "COPY" in created_by and " app/ " in created_by:
+            out["app"] = digest
+        elif out:
+            out[created_by.split()[0].lower() if created_by else "other"] = digest
+    return out
+
+
+def layer_sizes(ref: str, platform: str) -> dict[str, dict[str, int]]:
+    """The deps image's bundle layers (compressed, uncompressed)."""
     out = {}
-    for name, layer in (("system", layers[-2]), ("venv", layers[-1])):
+    for name, layer in deps_layers(ref, platform).items():
+        if name not in BUNDLE:
+            continue
         h = layer["digest"].split(":", 1)[1]
         out[name] = {"compressed": int(layer["size"]), "uncompressed": measure.uncompressed_size(h)}
     return out
@@ -338,21 +449,14 @@ def deps_cold(b: Bench) -> None:
 
 
 def classify_layers(uploaded: list[str], runtime_ref: str, deps_ref: str) -> dict[str, int]:
-    """Which layer each uploaded blob is (runtime positions, last first: WORKDIR, app,
-    venv, system, setup; the deps image keeps its own copies of the system and venv
-    layers), configs, attestations, other."""
-    rt, deps = measure.layer_digests(runtime_ref), measure.layer_digests(deps_ref)
+    """Which layer each uploaded blob is (the runtime image's by its history, the deps
+    image's by position: it keeps its own copies of the bundle layers), configs,
+    attestations, other."""
     names = {
-        rt[-5]: "setup",
-        rt[-4]: "system",
-        rt[-3]: "venv",
-        rt[-2]: "app",
-        rt[-1]: "workdir",
-        deps[-1]: "venv (deps image copy)",
-        deps[-2]: "system (deps image copy)",
-        deps[-3]: "setup kit",
-        deps[-4]: "check marker",
+        layer["digest"].split(":", 1)[1]: name + (" (deps image copy)" if name in BUNDLE else "")
+        for name, layer in deps_layers(deps_ref).items()
     }
+    names |= {digest: name for name, digest in runtime_layers(runtime_ref).items()}
     configs, attestations = image_metadata([runtime_ref, deps_ref])
     kinds: dict[str, int] = {}
     for h in uploaded:
@@ -434,6 +538,91 @@ def startup(b: Bench, plan: Plan) -> None:
     b.extra["start_to_alive"] = out
 
 
+def v1_head() -> str:
+    """The default config (builder.toml: OpenHands' V1 agent-server) up to its first
+    [[bases]], with deps.app an absolute path."""
+    head = V1_CONFIG.read_text().split("[[bases]]", 1)[0]
+    old = 'app = "profiles/agent-server"'
+    assert old in head, f"{V1_CONFIG}: no {old}"
+    return head.replace(old, f"app = {json.dumps(str(V1_APP))}", 1)
+
+
+def start_to_ready(image: str, runs: int = 3) -> float:
+    """Median seconds from `docker run` (started as OpenHands' sandbox service starts the
+    agent-server) to the first 200 from /ready."""
+    times = []
+    for _ in range(runs):
+        key = new_key()
+        t0 = time.monotonic()
+        cid, port = engine.run_container(
+            image, pull=False, **KINDS["agent-server"].launch.options(key)
+        )
+        try:
+            wait_for(V1Api(port, key), "/ready", 180)
+            times.append(time.monotonic() - t0)
+        finally:
+            engine.remove_container(cid)
+    return sorted(times)[len(times) // 2]
+
+
+def agent_server(b: Bench) -> None:
+    """The default profile, OpenHands' real V1 agent-server: deps cold per platform
+    (pruned builder, own repositories; arm64 cross-assembled, its smoke checks under
+    qemu), its bundle layers, the runtime images for the six bases, a conventional
+    agent-server image built the usual way, and start to /ready for each."""
+    head = v1_head()
+    every = [*INITIAL, ADDED]
+    for target in ("linux/amd64", "linux/arm64"):
+        arch = target.split("/")[1]
+        prune()
+        _, plan = b.two_stage(
+            f"V1 deps cold ({arch})", [ONE], only=["deps"], platform=target,
+            prefix=f"v1-{arch}", head=head,
+        )  # fmt: skip
+        b.extra.setdefault("v1_layers", {})[arch] = layer_sizes(plan.deps[0].ref, target)
+    _, plan = b.two_stage(
+        f"V1 runtime images ({len(every)} bases)", every, prefix="v1-amd64", head=head
+    )
+    conventional = b.conventional()
+    b.images["V1 agent-server"] = {r.key: measure.image_size(r.ref) for r in plan.runtime} | {
+        "conventional image": measure.image_size(conventional)
+    }
+    out: dict[str, float] = {}
+    for image in [*(r.ref for r in plan.runtime), conventional]:
+        engine.pull_image(image, platform=PLATFORM)
+    for r in plan.runtime:
+        out[r.key] = round(start_to_ready(r.ref), 2)
+    out["conventional"] = round(start_to_ready(conventional), 2)
+    b.extra["v1_start_to_ready"] = out
+
+
+def docker_driver(b: Bench, count: int) -> None:
+    """The docker driver's rows beside the run's builder: the sample profile cold, one
+    more base, ``count`` new bases in one bake. Its own repositories and cache tags
+    (`--dockerd`: dockerd's BuildKit computes other cache keys); every push is also
+    unpacked into the local image store."""
+    saved = os.environ.get("BUILDX_BUILDER")
+    copies = b.base_copies(count, prefix="dmany") if count > 0 else {}
+    os.environ["BUILDX_BUILDER"] = DOCKER_DRIVER
+    kw: dict[str, Any] = {"approach": DOCKER, "prefix": "dockerd", "cache_flavor": "dockerd"}
+    try:
+        prune()
+        b.reset_app()
+        b.two_stage("cold", list(INITIAL), **kw)
+        b.two_stage("one more base", [*INITIAL, ADDED], only=[f"runtime-{ADDED}"], **kw)
+        if copies:
+            result, _ = b.two_stage(
+                f"many: {count} new bases in one bake", list(copies), bases=copies, **kw
+            )
+            b.extra["many_docker_driver"] = many_figures(result, count)
+    finally:
+        prune()
+        if saved is None:
+            os.environ.pop("BUILDX_BUILDER", None)
+        else:
+            os.environ["BUILDX_BUILDER"] = saved
+
+
 def scenarios(b: Bench) -> None:
     names = list(INITIAL)
     every = [*INITIAL, ADDED]
@@ -496,14 +685,20 @@ def many(b: Bench, count: int) -> None:
         return
     copies = b.base_copies(count, prefix="many")
     result, _ = b.two_stage(f"many: {count} new bases in one bake", list(copies), bases=copies)
-    b.extra["many"] = {
+    b.extra["many"] = many_figures(result, count)
+    prune()  # a docker driver also unpacked every runtime image locally: free the disk
+
+
+def many_figures(result: Result, count: int) -> dict[str, Any]:
+    return {
         "bases": count,
+        "ok": result.ok,
         "seconds": round(result.seconds, 1),
         "seconds_per_base": round(result.seconds / count, 2),
         "unpack_seconds_per_base": round(result.unpack_seconds / count, 2),
         "growth_per_base": round(result.registry_growth_bytes / count),
+        "pushed_image_bytes_per_base": round(result.pushed_image_bytes / count),
     }
-    prune()  # every runtime image was also unpacked into the local store: free the disk
 
 
 def scale(b: Bench, sizes: list[int], legacy_sizes: list[int]) -> None:
@@ -573,14 +768,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--out", type=Path, default=REPO / "docs")
     ap.add_argument("--scale", default="1,2,4,8")
-    ap.add_argument("--legacy-scale", default="1,2,4")
+    ap.add_argument("--legacy-scale", default="1,2")
     ap.add_argument(
-        "--many",
-        type=int,
-        default=20,
-        help="runtime images for this many new bases in one bake (each is also unpacked "
-        "into the local store by the docker driver: ~0.9 GB of disk apiece)",
-    )
+        "--many", type=int, default=100,
+        help="runtime images for this many new bases in one bake, on the run's builder",
+    )  # fmt: skip
+    ap.add_argument(
+        "--docker-many", type=int, default=10,
+        help="the same on the docker driver (0: no docker-driver rows at all); it unpacks "
+        "each image into the local store: ~0.9 GB of disk apiece",
+    )  # fmt: skip
     ap.add_argument("--logs", type=Path, default=Path("/var/log/oh-builder/bench"))
     ap.add_argument("--keep", action="store_true", help="keep the run's registry repositories")
     ap.add_argument(
@@ -613,9 +810,13 @@ def main(argv: list[str] | None = None) -> int:
         notes: list[str] = []
         for phase, run in (
             ("scenarios", lambda: scenarios(b)),
+            ("agent-server", lambda: agent_server(b)),
             ("scale", lambda: scale(b, sizes, legacy_sizes)),
             ("many", lambda: many(b, args.many)),
+            ("docker driver", lambda: docker_driver(b, args.docker_many)),
         ):
+            if phase == "docker driver" and args.docker_many <= 0:
+                continue
             try:  # a failed phase is reported; the figures of the others still count
                 run()
             except (Exception, SystemExit) as exc:

@@ -14,6 +14,8 @@ SCENARIOS = (
     "app source change",
     "lock-file change (one base)",
 )
+DOCKER = "two-stage (docker driver)"  # the docker driver's rows beside the run's builder
+ADD_BASE_TARGET = 0.03
 
 
 def _find(results: dict[str, Any], approach: str, scenario: str) -> dict[str, Any] | None:
@@ -52,9 +54,14 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         out["add_base_time_vs_legacy_base"] = {
             "value": round(value, 4),
             "without_local_unpack": round((two_add["seconds"] - unpack) / legacy_add["seconds"], 4),
-            "target": "<= 0.05",
-            "met": value <= 0.05,
+            "target": f"<= {ADD_BASE_TARGET}",
+            "met": value <= ADD_BASE_TARGET,
         }
+        docker_add = _find(results, DOCKER, "one more base")
+        if docker_add:
+            out["add_base_time_vs_legacy_base"]["docker_driver"] = round(
+                docker_add["seconds"] / legacy_add["seconds"], 4
+            )
     layer = results.get("extra", {}).get("openhands_layer_compressed")
     if two_add and layer:
         value = two_add["registry_growth_bytes"] / layer
@@ -74,13 +81,6 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
             "target": "no dependency layer rebuilt; only the app layer and manifests pushed",
             "met": met,
         }
-    _time_ratio(
-        out,
-        "arm64_deps_cold_vs_amd64",
-        _find(results, "two-stage", "deps cold (amd64)"),
-        _find(results, "two-stage", "deps cold (arm64)"),
-        2,
-    )
     uploads = results.get("extra", {}).get("uploads", {})
     for scenario, layer in (
         ("lock-file change (one base)", "venv"),
@@ -92,8 +92,8 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         extra = {
             k: v
             for k, v in kinds.items()
-            if k
-            not in (layer, f"{layer} (deps image copy)", "config", "attestation", "check marker")
+            if k not in (layer, f"{layer} (deps image copy)", "config", "attestation")
+            and not k.startswith("check ")
         }
         key = f"{'lock' if layer == 'venv' else 'tool'}_change_uploads_only_{layer}"
         out[key] = {
@@ -101,20 +101,42 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
             "target": f"only the {layer} layer plus manifests and configs",
             "met": layer in kinds and not extra,
         }
-    _time_ratio(
-        out,
-        "lock_change_vs_legacy_one_base",
-        _find(results, "legacy", "lock-file change (one base)"),
-        _find(results, "two-stage", "lock-file change (one base)"),
-        1,
-    )
     many = results.get("extra", {}).get("many")
     if many:
         out["many_bases"] = {
             "value": many,
             "target": "<= 3 s and <= 100 kB registry growth per base",
-            "met": many["seconds_per_base"] <= 3 and many["growth_per_base"] <= 100_000,
+            "met": many.get("ok", True)
+            and many["seconds_per_base"] <= 3
+            and many["growth_per_base"] <= 100_000,
             "extrapolated_seconds": {n: round(many["seconds_per_base"] * n) for n in (500, 2294)},
+        }
+        docker_many = results.get("extra", {}).get("many_docker_driver")
+        if docker_many:
+            out["many_bases"]["docker_driver"] = docker_many
+    for key, (base_approach, base), (other_approach, other), limit in (
+        ("arm64_deps_cold_vs_amd64", ("two-stage", "deps cold (amd64)"),
+         ("two-stage", "deps cold (arm64)"), 2),
+        ("lock_change_vs_legacy_one_base", ("legacy", "lock-file change (one base)"),
+         ("two-stage", "lock-file change (one base)"), 1),
+        ("v1_arm64_deps_cold_vs_amd64", ("two-stage", "V1 deps cold (amd64)"),
+         ("two-stage", "V1 deps cold (arm64)"), 2),
+    ):  # fmt: skip
+        _time_ratio(
+            out,
+            key,
+            _find(results, base_approach, base),
+            _find(results, other_approach, other),
+            limit,
+        )
+    ready = results.get("extra", {}).get("v1_start_to_ready")
+    if ready and "conventional" in ready:
+        ours = {k: v for k, v in ready.items() if k != "conventional"}
+        out["v1_start_to_ready_vs_conventional"] = {
+            "value": round(max(ours.values()) / ready["conventional"], 2),
+            "seconds": ready,
+            "target": "every base no slower than the conventional image (<= 1)",
+            "met": max(ours.values()) <= ready["conventional"],
         }
     for scenario in SCENARIOS:
         legacy, two = _find(results, "legacy", scenario), _find(results, "two-stage", scenario)
@@ -192,10 +214,15 @@ def ratio_lines(results: dict[str, Any]) -> list[str]:
         x = r["add_base_time_vs_legacy_base"]
         lines.append(
             f"- **One more base** costs **{x['value']:.1%}** of a legacy per-base build "
-            f"(target <= 5%): {'met' if x['met'] else 'NOT met'}. Without the docker "
-            "driver's unpacking of the pushed image into the local image store (it does "
-            'that on every push; see "local unpack" below): '
-            f"{x.get('without_local_unpack', x['value']):.1%}."
+            f"(target {x['target'].replace('0.03', '3%').replace('0.05', '5%')}): "
+            f"{'met' if x['met'] else 'NOT met'}"
+            + (
+                f"; on the docker driver, beside it: {x['docker_driver']:.1%} (it also "
+                'unpacks every pushed image into the local image store; see "local unpack")'
+                if "docker_driver" in x
+                else f"; without the local unpack: {x.get('without_local_unpack', 0):.1%}"
+            )
+            + "."
         )
     if "registry_growth_per_extra_image_vs_openhands_layer" in r:
         x = r["registry_growth_per_extra_image_vs_openhands_layer"]
@@ -245,12 +272,36 @@ def ratio_lines(results: dict[str, Any]) -> list[str]:
         e = {int(k): v for k, v in x["extrapolated_seconds"].items()}
         lines.append(
             f"- **Many bases** (the SWE-bench case): {v['bases']} runtime images in one bake "
-            f"took {v['seconds']:.0f} s, **{v['seconds_per_base']} s per base** (of which "
-            f"{v['unpack_seconds_per_base']} s the docker driver's local unpack), registry "
-            f"growth {mb(v['growth_per_base'])} per base (target <= 3 s and <= 100 kB): "
+            f"took {v['seconds']:.0f} s, **{v['seconds_per_base']} s per base**, registry "
+            f"growth **{mb(v['growth_per_base'])} per base** (target <= 3 s and <= 100 kB): "
             f"{'met' if x['met'] else 'NOT met'}. At that rate SWE-bench Verified's 500 "
             f"bases take ~{e[500] / 60:.0f} min and full SWE-bench's 2,294 ~{e[2294] / 60:.0f} "
             "min on one such machine."
+        )
+        d = x.get("docker_driver")
+        if d:
+            lines.append(
+                f"- The same on the docker driver, beside it: {d['bases']} new bases in "
+                f"{d['seconds']:.0f} s, {d['seconds_per_base']} s per base (local unpack "
+                f"{d['unpack_seconds_per_base']} s per image, summed over images unpacking "
+                f"in parallel), registry growth {mb(d['growth_per_base'])} per base."
+            )
+    if "v1_arm64_deps_cold_vs_amd64" in r:
+        x = r["v1_arm64_deps_cold_vs_amd64"]
+        lines.append(
+            f"- **V1 agent-server deps cold**: amd64 {x['seconds'][0]:.0f} s, arm64 "
+            f"{x['seconds'][1]:.0f} s (**{x['value']}x**; target <= 2x): "
+            f"{'met' if x['met'] else 'NOT met'}."
+        )
+    if "v1_start_to_ready_vs_conventional" in r:
+        x = r["v1_start_to_ready_vs_conventional"]
+        secs = x["seconds"]
+        ours = [v for k, v in secs.items() if k != "conventional"]
+        lines.append(
+            f"- **V1 start to /ready**: {min(ours):.2f} to {max(ours):.2f} s over the bases "
+            f"against {secs['conventional']:.2f} s for a conventionally built agent-server "
+            f"image (slowest base / conventional **{x['value']}x**; target: no slower): "
+            f"{'met' if x['met'] else 'NOT met'}."
         )
     if "speedup" in r:
         lines.append(
@@ -333,6 +384,25 @@ def upload_table(results: dict[str, Any]) -> list[str]:
     return rows if len(rows) > 2 else []
 
 
+def v1_tables(results: dict[str, Any]) -> list[str]:
+    extra = results.get("extra", {})
+    rows: list[str] = []
+    ready = extra.get("v1_start_to_ready", {})
+    if ready:
+        rows += ["| image | start to /ready |", "| --- | ---: |"]
+        rows += [f"| {k} | {v:.2f} s |" for k, v in ready.items()]
+        rows.append("")
+    layers = extra.get("v1_layers", {})
+    if layers:
+        rows += ["| platform | layer | compressed | uncompressed |", "| --- | --- | ---: | ---: |"]
+        for arch, sizes in layers.items():
+            for name, size in sizes.items():
+                rows.append(
+                    f"| {arch} | {name} | {mb(size['compressed'])} | {mb(size['uncompressed'])} |"
+                )
+    return rows
+
+
 def startup_table(results: dict[str, Any]) -> list[str]:
     data = results.get("extra", {}).get("start_to_alive", {})
     if not data:
@@ -384,9 +454,12 @@ to `server.py`), a lock-file change ({lock}).
 the registry already has is not sent again), split into images and registry cache.
 "Registry growth" is the change of the registry's blob storage on disk (blobs are
 stored once, whatever the repository). Steps are Dockerfile instructions other than
-`FROM`. "Local unpack" is the time the `docker` driver spends storing each pushed image
-in the local image store as well (summed over images; it overlaps other work): part of
-the wall time on this engine, absent with a `docker-container` builder.
+`FROM`. The run's builder is named below (a BuildKit daemon by default, `make bench`
+uses the project's `oh-buildkitd`); rows marked "docker driver" ran beside it on
+dockerd's own builder with their own repositories and cache tags. "Local unpack" is
+the time the `docker` driver spends storing each pushed image in the local image store
+as well (summed over images; it overlaps other work): part of its wall time, absent on
+a BuildKit daemon.
 
 Read "cold" with the bases in mind: legacy builds only the 2 of the 5 initial bases it
 can build at all, two-stage builds the deps image and all 5 runtime images.
@@ -448,6 +521,20 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         *startup_table(results),
         "",
+        "## The default profile: OpenHands' V1 agent-server",
+        "",
+        "builder.toml's deps (the real agent-server, SDK and tools, locked in "
+        "profiles/agent-server/), cold on a pruned builder with its own repositories, per "
+        "platform (arm64 cross-assembled on this amd64 machine; its smoke checks run under "
+        "qemu), then its runtime images. Start to ready: median of 3 starts, `docker run` "
+        "as OpenHands' sandbox service starts it (`--port 8000`, a session API key) to the "
+        "first 200 from `/ready`; conventional is the same locked agent-server installed "
+        "the usual way ([tests/bench/conventional/Dockerfile]"
+        "(../tests/bench/conventional/Dockerfile): Debian trixie's Python, a venv, `pip "
+        "install`, bytecode compiled at install).",
+        "",
+        *v1_tables(results),
+        "",
         "## Image sizes",
         "",
         "Each image's layers for the platform, base included. Two-stage images share the "
@@ -463,8 +550,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         *scale_table(results),
         "",
-        "Legacy is measured up to 4 new bases by default (each one is a full build of "
-        "several minutes; `--legacy-scale 1,2,4,8` measures more).",
+        "Legacy is measured up to 2 new bases by default (each one is a full build of "
+        "several minutes; `--legacy-scale 1,2,4` measures more).",
         "",
         "## Planning",
         "",

@@ -91,3 +91,37 @@ def test_report_writes_table_chart_and_json(tmp_path: Path) -> None:
     assert "| cold | legacy | 100.0 s |" in md and "not possible" in md and "4.0%" in md
     assert (tmp_path / "img" / "benchmarks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "benchmarks.json").read_text())["ratios"]
+
+
+def test_report_v1_and_docker_driver_rows(tmp_path: Path) -> None:
+    results = sample()
+    rows = results["results"]
+    assert isinstance(rows, list)
+    base = dict(rows[0])
+    rows += [
+        base | {"approach": "two-stage", "scenario": "V1 deps cold (amd64)", "seconds": 100.0},
+        base | {"approach": "two-stage", "scenario": "V1 deps cold (arm64)", "seconds": 150.0},
+        base | {"approach": report.DOCKER, "scenario": "one more base", "seconds": 8.0},
+    ]
+    extra = results["extra"]
+    assert isinstance(extra, dict)
+    extra["v1_start_to_ready"] = {"debian-bookworm": 6.5, "musl": 7.5, "conventional": 7.0}
+    extra["many"] = {"bases": 100, "ok": True, "seconds": 150.0, "seconds_per_base": 1.5,
+                     "unpack_seconds_per_base": 0.0, "growth_per_base": 50_000,
+                     "pushed_image_bytes_per_base": 20_000}  # fmt: skip
+    extra["many_docker_driver"] = dict(extra["many"], bases=10, seconds_per_base=9.0)
+    extra["v1_layers"] = {"amd64": {"browser": {"compressed": 10**8, "uncompressed": 3 * 10**8}}}
+    ratios = report.ratios(results)
+    assert ratios["v1_arm64_deps_cold_vs_amd64"] == {
+        "value": 1.5, "seconds": [100.0, 150.0], "target": "<= 2", "met": True
+    }  # fmt: skip
+    ready = ratios["v1_start_to_ready_vs_conventional"]
+    assert ready["value"] == round(7.5 / 7.0, 2) and ready["met"] is False
+    assert ratios["add_base_time_vs_legacy_base"]["docker_driver"] == 0.08
+    assert ratios["many_bases"]["met"] and ratios["many_bases"]["docker_driver"]["bases"] == 10
+    results["ratios"] = ratios
+    report.write(results, tmp_path)
+    md = (tmp_path / "benchmarks.md").read_text()
+    assert "**V1 agent-server deps cold**: amd64 100 s, arm64 150 s" in md
+    assert "| conventional | 7.00 s |" in md and "| amd64 | browser | 100.0 MB | 300.0 MB |" in md
+    assert "on the docker driver, beside it: 8.0%" in md

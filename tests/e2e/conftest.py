@@ -129,6 +129,13 @@ def lock_config(config: Path, *, missing: Sequence[str] = ()) -> Path:
 # (docs/design.md): a suite run leaves ~20 GB of local copies of what the registry holds.
 OURS = ("127.0.0.1:5000/openhands/",)
 FREE_GB = 30  # what one suite run needs on the engine's disk, measured with headroom
+# Build cache each builder keeps when the disk is short: what one run reuses (the
+# profiles' deps and the sample's layers), the rest is rebuilt or imported from the
+# registry cache (dockerd's BuildKit 0.13 knows only the older keep-storage).
+BUILD_CACHE_KEPT = {
+    DAEMON: ("--max-used-space", "20gb"),
+    DOCKER_DRIVER: ("--keep-storage", "5gb"),
+}
 
 
 def drop_local_copies() -> None:
@@ -152,6 +159,11 @@ def engine() -> None:
     free = shutil.disk_usage(root).free / 1e9
     if free < FREE_GB:  # earlier runs' images and caches fill the registry's disk
         sh(str(BIN / "python"), "tests/engine/registry_gc.py", log=LOGS / "registry-gc.log")
+        free = shutil.disk_usage(root).free / 1e9
+    if free < FREE_GB:  # then the builders' caches, least recently used first
+        for builder, keep in BUILD_CACHE_KEPT.items():
+            sh("docker", "buildx", "prune", "--builder", builder, "-f", *keep,
+               log=LOGS / f"prune-{builder}.log")  # fmt: skip
         free = shutil.disk_usage(root).free / 1e9
     if free < FREE_GB:
         pytest.fail(

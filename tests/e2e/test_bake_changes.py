@@ -6,8 +6,9 @@ This file sorts before test_bake_runs.py on purpose: it compares against the bak
 images with the build cache that bake left, before test_bake_runs prunes it (after the
 prune, deps steps of the default config were seen to run again).
 
-Runtime image layers, last first: WORKDIR, app, venv, system, setup (per base). The deps
-image holds its own copies of the system and venv layers (under /oh-layers, other blobs).
+A runtime image's layers are named by the history its config records (each bundle
+layer's COPY names it: setup, system, venv, browser, app). The deps image holds its own
+copies of the bundle layers (under /oh-layers: other blobs).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -28,7 +30,6 @@ from tests.sample import sample_head
 
 OH = str(BIN / "oh-builder")
 CACHE = "127.0.0.1:5000/openhands/runtime-cache"
-SETUP, SYSTEM, VENV, APP = -5, -4, -3, -2  # runtime layer positions (-1: WORKDIR)
 
 
 def change_app(work: Path, cfg: Path) -> None:
@@ -44,14 +45,28 @@ def change_lock(work: Path, cfg: Path) -> None:
 
 
 def change_tools(work: Path, cfg: Path) -> None:
-    text = cfg.read_text().replace("browser = true", 'browser = true\ntools = ["tmux", "git"]')
+    text = cfg.read_text().replace("[deps]\n", '[deps]\ntools = ["tmux", "git"]\n', 1)
     cfg.write_text(text)
+
+
+def change_browser(work: Path, cfg: Path) -> None:
+    """Another oh-builder whose browser layer differs (a Chromium flag added to
+    oh-chromium): a copy of the package and its resources, run from work/oh-builder."""
+    copy = work / "oh-builder"
+    for d in ("builder", "wrappers", "dockerfiles", "bake"):
+        shutil.copytree(REPO / d, copy / d, ignore=shutil.ignore_patterns("__pycache__"))
+    wrapper = copy / "wrappers" / "browser" / "bin" / "oh-chromium"
+    text = wrapper.read_text()
+    assert "--disable-sync" in text
+    wrapper.write_text(text.replace("--disable-sync", "--disable-sync --disable-translate"))
 
 
 def assert_deps_cached(log: str, stages: tuple[str, ...]) -> None:
     """Every RUN/COPY step of these deps stages came from a cache (buildlog.from_cache)."""
     pattern = "|".join(re.escape(s) for s in stages)
-    steps = dict(re.findall(rf"^#(\d+) \[[^\]]*\b(?:{pattern}) \d+/\d+\] (RUN|COPY)", log, re.M))
+    steps = dict(
+        re.findall(rf"^#(\d+) \[[^\]]*(?<![\w-])(?:{pattern}) \d+/\d+\] (RUN|COPY)", log, re.M)
+    )
     assert steps, f"no {stages} steps in the log"
     missing = sorted(set(steps) - from_cache(log), key=int)
     assert not missing, f"steps not CACHED: {missing}"
@@ -65,11 +80,23 @@ def metadata_blobs(ref: str) -> set[str]:
     return configs | attestations
 
 
+# Each layer has its check stage: a lock change must not run the browser's check again
+# (Chromium), nor a browser change the venv's; a system change runs them all.
+CHECKS = ("check-system", "check-venv", "check-browser")
 CASES = {
     # name: (change, runtime layers that may be sent, deps stages that must stay cached)
-    "app-source": (change_app, (APP,), ("system", "venv", "wheels", "check")),
-    "lock-file": (change_lock, (VENV,), ("system", "python-debs")),
-    "tool-list": (change_tools, (SYSTEM,), ("venv", "wheels", "python-debs")),
+    "app-source": (change_app, ("app",), ("system", "venv", "wheels", "browser", *CHECKS)),
+    "lock-file": (
+        change_lock,
+        ("venv",),
+        ("system", "python-debs", "browser", "check-system", "check-browser"),
+    ),
+    "tool-list": (change_tools, ("system",), ("venv", "wheels", "python-debs", "browser")),
+    "browser": (
+        change_browser,
+        ("browser",),
+        ("system", "venv", "wheels", "python-debs", "check-system", "check-venv"),
+    ),
 }
 
 
@@ -81,6 +108,7 @@ def test_a_change_uploads_only_its_layer(
     baked: dict[str, object], tmp_path: Path, case: str
 ) -> None:
     from tests.bench import measure
+    from tests.bench.compare import deps_layers, runtime_layers
 
     change, sendable, cached_stages = CASES[case]
     shutil.copytree(
@@ -94,7 +122,12 @@ def test_a_change_uploads_only_its_layer(
     )
     lock_config(cfg)
     change(tmp_path, cfg)
-    tags = json.loads(sh(OH, "tags", "--json", "-c", str(cfg)).stdout)
+    # The browser case runs the changed copy of oh-builder (from its directory: `python
+    # -m` puts the working directory first on sys.path).
+    own = tmp_path / "oh-builder"
+    oh = [sys.executable, "-m", "builder"] if own.is_dir() else [OH]
+    where = own if own.is_dir() else REPO
+    tags = json.loads(sh(*oh, "tags", "--json", "-c", str(cfg), cwd=where).stdout)
     new_ref, deps_ref = tags["runtime"]["debian:bookworm"], tags["deps"]
     old_ref = str(dict(baked["runtime"])["debian:bookworm"])  # type: ignore[call-overload]
     assert new_ref != old_ref
@@ -107,23 +140,23 @@ def test_a_change_uploads_only_its_layer(
     offset = measure.log_offset()
     with timed(f"{case} change: deps + one runtime image (amd64), pushed") as fig:
         sh(
-            OH, "bake", "--push", *force, "--no-cache-export", "--progress", "plain",
+            *oh, "bake", "--push", *force, "--no-cache-export", "--progress", "plain",
             "--builder", DAEMON, "-c", str(cfg),
-            "--output", str(tmp_path / "build"), log=LOGS / f"bake-{case}.log",
+            "--output", str(tmp_path / "build"), log=LOGS / f"bake-{case}.log", cwd=where,
         )  # fmt: skip
         time.sleep(0.5)
         image_bytes, _, _, _, uploaded = measure.pushes_since(offset, CACHE)
         fig["image bytes uploaded"] = f"{image_bytes / 1e6:.1f} MB"
     assert_deps_cached((LOGS / f"bake-{case}.log").read_text(), cached_stages)
-    layers, old = measure.layer_digests(new_ref), measure.layer_digests(old_ref)
-    assert len(layers) == len(old)
+    layers, old = runtime_layers(new_ref), runtime_layers(old_ref)
+    assert layers.keys() == old.keys(), (layers, old)
     # The changed layer differs from the baked image's (a stale cached layer would not).
     # Another layer may carry another digest than the baked image's only as an equivalent
     # cached result that the registry already holds (a COPY --link run again after a cache
     # prune writes new directory mtimes on this engine: docs/design.md); the upload check
     # below fails if such a layer had to be sent.
-    changed = [i - len(layers) for i, (a, b) in enumerate(zip(layers, old, strict=True)) if a != b]
-    assert set(sendable) <= set(changed), f"layers changed at {changed}, expected {sendable}"
+    changed = [name for name in layers if layers[name] != old[name]]
+    assert set(sendable) <= set(changed), f"layers changed: {changed}, expected {sendable}"
     if case == "lock-file":
         from tests.bench.compare import LOCK_BUMP
 
@@ -142,16 +175,28 @@ def test_a_change_uploads_only_its_layer(
         assert got.strip() == LOCK_BUMP[1], f"the runtime venv has {got!r}, the lock {LOCK_BUMP}"
     # Uploaded: at most that layer (nothing when an identical build already sent it: the
     # layers are reproducible), the deps image's own copy of it, manifests and configs.
-    sent = [h for h in layers if h in uploaded]
-    assert set(sent) <= {layers[i] for i in sendable}, sent
-    others = set(uploaded) - set(sent) - metadata_blobs(new_ref)
+    sent = [name for name, h in layers.items() if h in uploaded]
+    assert set(sent) <= set(sendable), sent
+    others = set(uploaded) - {layers[n] for n in sent} - metadata_blobs(new_ref)
     if deps_ref != baked["deps"]:
         others -= metadata_blobs(deps_ref)
-        # The deps image's own layers: its copy of the changed layer (the system layer
-        # sits at another path there), and the layers stacked after it in that image.
-        deps_layers = measure.layer_digests(deps_ref)
-        first = deps_layers.index(deps_layers[-2]) if SYSTEM in sendable else len(deps_layers) - 1
-        others -= set(deps_layers[first:])
+        # The deps image's own copy of the changed layer (it sits at another path there),
+        # and the layers stacked after it in that image.
+        own_layers = deps_layers(deps_ref)
+        order = list(own_layers)
+        first = min((order.index(n) for n in sendable if n in order), default=len(order))
+        others -= {
+            layer["digest"].split(":", 1)[1]
+            for name, layer in own_layers.items()
+            if order.index(name) >= first
+        }
     assert not others, f"uploaded more than the {case} layer: {sorted(others)}"
     if case == "app-source":
-        assert measure.blob_size(layers[APP]) < 1_000_000, "the changed layer is not the app"
+        assert measure.blob_size(layers["app"]) < 1_000_000, "the changed layer is not the app"
+    if case == "browser":
+        got = sh(
+            "docker", "run", "--rm", "--pull", "always", "--entrypoint",
+            "/openhands/usr/bin/busybox", new_ref,
+            "cat", "/openhands/browser/bin/oh-chromium",
+        ).stdout  # fmt: skip
+        assert "--disable-translate" in got, got

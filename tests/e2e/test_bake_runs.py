@@ -316,23 +316,37 @@ def test_ctrl_c_pushes_no_tag(
             start_new_session=True,
         )
         assert proc.stdout is not None
-        # oh-builder's output reaches the pipe in blocks, so a step's line may arrive
-        # only after the step: interrupt at a fixed time instead, well inside a
-        # --no-cache deps build (over a minute here).
-        f.write(proc.stdout.readline())
-        time.sleep(10)
-        # The output directory is the running bake's context: another oh-builder on it
-        # refuses at once and changes nothing.
-        marker = (build / ".oh-builder").stat().st_ino
-        other = sh(OH, "plan", "-c", str(cfg), "--output", str(build), check=False)
-        assert other.returncode == 6, other.stdout + other.stderr
-        assert f"{build}: in use by another oh-builder (pid {proc.pid})" in other.stderr
-        assert (build / ".oh-builder").stat().st_ino == marker, "the context was replaced"
-        time.sleep(10)
-        with timed(f"Ctrl-C during a --no-cache bake on {builder}: exit after SIGINT"):
-            os.killpg(proc.pid, signal.SIGINT)
-            rest, _ = proc.communicate(timeout=120)
-        f.write(rest)
+        try:
+            # oh-builder's output reaches the pipe in blocks, so a step's line may arrive
+            # only after the step: interrupt at a fixed time instead, well inside a
+            # --no-cache deps build (over a minute here).
+            f.write(proc.stdout.readline())
+            # The bake writes its context before it starts buildx: wait for it (seconds
+            # alone, longer on a machine busy with the rest of the suite).
+            deadline = time.monotonic() + 120
+            while not (build / ".oh-builder").exists() and proc.poll() is None:
+                assert time.monotonic() < deadline, "the bake wrote no build directory"
+                time.sleep(0.5)
+            assert proc.poll() is None, "the bake ended before it was interrupted"
+            time.sleep(5)
+            # The output directory is the running bake's context: another oh-builder on
+            # it refuses at once and changes nothing.
+            marker = (build / ".oh-builder").stat().st_ino
+            other = sh(OH, "plan", "-c", str(cfg), "--output", str(build), check=False)
+            assert other.returncode == 6, other.stdout + other.stderr
+            assert f"{build}: in use by another oh-builder (pid {proc.pid})" in other.stderr
+            assert (build / ".oh-builder").stat().st_ino == marker, "the context was replaced"
+            time.sleep(10)
+            with timed(f"Ctrl-C during a --no-cache bake on {builder}: exit after SIGINT"):
+                os.killpg(proc.pid, signal.SIGINT)
+                rest, _ = proc.communicate(timeout=120)
+            f.write(rest)
+        finally:
+            # A failed check must not leave the bake running (it would push its images
+            # and change what later tests see).
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
     assert proc.returncode == 130, log.read_text()[-2000:]
     assert "interrupted" in rest and "Traceback" not in rest
     assert not registry.exists(runtime_ref), f"{runtime_ref} was pushed by an interrupted bake"

@@ -111,14 +111,17 @@ def record(img: Image, platform: str, report: dict[str, object]) -> None:
 
 
 def test_bundle_layers_shared(baked: dict[str, object]) -> None:
-    """The system and the venv layer are each one blob on every base of a platform."""
+    """The system, venv and browser layers are each one blob on every base of a
+    platform (named by each image's history: their COPY names them)."""
+    from tests.bench.compare import runtime_layers
+
     seen: dict[tuple[str, str], set[str]] = {}
     for img in IMAGES:
-        for platform, manifest in registry.platform_manifests(ref_of(baked, img)).items():
-            layers = [layer["digest"] for layer in manifest["layers"]]
-            # last first: WORKDIR, app, venv, system, setup (per base)
-            seen.setdefault((platform, "system"), set()).add(layers[-4])
-            seen.setdefault((platform, "venv"), set()).add(layers[-3])
+        ref = ref_of(baked, img)
+        for platform in registry.platform_manifests(ref):
+            layers = runtime_layers(ref, platform)
+            for name in ("system", "venv", "browser"):
+                seen.setdefault((platform, name), set()).add(layers[name])
     assert {p for p, _ in seen} == set(ALL)
     for key, digests in seen.items():
         assert len(digests) == 1, (key, digests)

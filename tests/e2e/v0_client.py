@@ -10,12 +10,17 @@ DockerRuntime has (plugins agent_skills + jupyter, run as openhands, browser off
 and RemoteRuntime extend) waits for the server, then runs ``CmdRunAction``,
 ``FileWriteAction``/``FileReadAction``, ``list_files``, an upload (``copy_to``) and a
 download (``copy_from``); prints one JSON line of what it saw.
+
+``v0_client.py command browser`` and ``v0_client.py drive URL KEY TIMEOUT browser``: the
+same with the browser enabled (OpenHands' default: no ``--no-enable-browser``), and then
+a ``BrowseURLAction`` of a page served inside the container, which holds a token.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -24,7 +29,12 @@ import zipfile
 import httpx
 from openhands.core.config import OpenHandsConfig
 from openhands.events import EventStream
-from openhands.events.action import CmdRunAction, FileReadAction, FileWriteAction
+from openhands.events.action import (
+    BrowseURLAction,
+    CmdRunAction,
+    FileReadAction,
+    FileWriteAction,
+)
 from openhands.llm.llm_registry import LLMRegistry
 from openhands.runtime.impl.action_execution.action_execution_client import (
     ActionExecutionClient,
@@ -33,10 +43,14 @@ from openhands.runtime.plugins import AgentSkillsRequirement, JupyterRequirement
 from openhands.runtime.utils.command import get_action_execution_server_startup_command
 from openhands.storage import get_file_store
 
+BROWSER = False  # set by the browser modes
+AS_ROOT = False  # `command root`: OpenHands' run_as_openhands = false
+
 
 def config() -> OpenHandsConfig:
     cfg = OpenHandsConfig()
-    cfg.enable_browser = False
+    cfg.enable_browser = BROWSER
+    cfg.run_as_openhands = not AS_ROOT
     return cfg
 
 
@@ -118,13 +132,50 @@ def drive(url: str, key: str, timeout: float) -> dict[str, object]:
     check = CmdRunAction(command="cat /workspace/up/uploaded.txt")
     check.set_hard_timeout(60)
     out["uploaded_seen_by_shell"] = getattr(client.run_action(check), "content", "")
+    if BROWSER:
+        out["browse"] = browse(client)
     client.close()
     return out
 
 
+def browse(client: Client) -> dict[str, object]:
+    out: dict[str, object] = {}
+    token = secrets.token_hex(12)
+    page = f"<html><head><title>oh v0 page</title></head><body><p>token {token}</p></body></html>"
+    serve = CmdRunAction(
+        command=f"mkdir -p /workspace/site && printf '%s' \"{page}\" > /workspace/site/index.html"
+        " && (cd /workspace/site && /openhands/bin/oh-python -m http.server 8766"
+        " --bind 127.0.0.1"
+        " >/dev/null 2>&1 &) && sleep 1"
+    )
+    serve.set_hard_timeout(60)
+    served = client.run_action(serve)
+    out["serve"] = str(getattr(served, "content", ""))[-1000:]
+    # This client shares the server's network: wait until the page answers.
+    for _ in range(100):
+        try:
+            if httpx.get("http://127.0.0.1:8766/", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    action = BrowseURLAction(url="http://127.0.0.1:8766/")
+    action.set_hard_timeout(300)
+    obs = client.run_action(action)
+    out["token"] = token
+    out["type"] = type(obs).__name__
+    out["content"] = str(getattr(obs, "content", ""))[:4000]
+    out["error"] = bool(getattr(obs, "error", False))
+    out["screenshot_chars"] = len(getattr(obs, "screenshot", "") or "")
+    out["axtree_chars"] = len(str(getattr(obs, "axtree_object", "") or ""))
+    return out
+
+
 if __name__ == "__main__":
+    BROWSER = "browser" in sys.argv[2:]
+    AS_ROOT = "root" in sys.argv[2:]
     if sys.argv[1] == "command":
         print(json.dumps(command()))
     else:
-        _, _, url, key, timeout = sys.argv
+        url, key, timeout = sys.argv[2:5]
         print(json.dumps(drive(url, key, float(timeout))))

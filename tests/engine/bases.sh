@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Seed the local registry (127.0.0.1:5000) with offline base images for the tests.
 #
-# - debian:bookworm and debian:trixie (linux/amd64 + linux/arm64), pushed as
+# - debian:bookworm, debian:trixie and debian:sid (linux/amd64 + linux/arm64; sid's
+#   glibc is newer than the bundle's), pushed as
 #   127.0.0.1:5000/library/debian:SUITE so the Docker Hub mirror serves them
 #   under their real names;
 # - test bases under 127.0.0.1:5000/oh-test/ built from Debian packages
-#   (busybox only, musl only, no shell, uid 1000 taken).
+#   (busybox only, musl only, no shell, uid 1000 taken, a base that sets its own
+#   environment, preloads and names NSS modules).
 # debootstrap output is cached as tarballs keyed by suite and architecture, so
 # a warm machine reseeds in seconds; images already in the registry are skipped.
 set -euo pipefail
@@ -14,7 +16,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REGISTRY="127.0.0.1:5000"
 CACHE_DIR="${OH_BASES_CACHE:-/var/cache/oh-builder/debootstrap}"
 LOG_DIR="${OH_ENGINE_LOG_DIR:-/var/log/oh-builder}"
-SUITES=(bookworm trixie)
+SUITES=(bookworm trixie sid)
 ARCHES=(amd64 arm64)
 MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
 MIRROR=${OH_DEBIAN_MIRROR:-${MIRROR:-http://deb.debian.org/debian}}

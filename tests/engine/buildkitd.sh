@@ -26,7 +26,9 @@ BIN="$CACHE_DIR/buildkitd/buildkitd-$key"
 
 ensure_binary() {
   [ -x "$BIN" ] && return 0
-  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "no buildkitd at $BIN; building it needs root and apt-get (Debian)"
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    die "no buildkitd at $BIN; building it needs root and apt-get (Debian)"
+  fi
   local apt="$CACHE_DIR/apt-sid" uri keyring
   uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   keyring=$(awk '/^Signed-By:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
@@ -58,8 +60,8 @@ write_config() {
   snapshotter = "overlayfs"
   gc = true
   reservedSpace = "10GB"
-  maxUsedSpace = "60GB"
-  minFreeSpace = "25GB"
+  maxUsedSpace = "40GB"
+  minFreeSpace = "32GB"
 [worker.containerd]
   enabled = false
 [registry."docker.io"]
@@ -94,7 +96,7 @@ ensure_daemon() {
   mkdir -p "$RUN_DIR" "$STATE_DIR/buildkit"
   rm -f "$SOCK"
   say "starting $BIN (log: $LOG_DIR/buildkitd.log, state: $STATE_DIR/buildkit)"
-  nohup "$BIN" --config "$STATE_DIR/buildkitd.toml" --root "$STATE_DIR/buildkit" \
+  setsid nohup "$BIN" --config "$STATE_DIR/buildkitd.toml" --root "$STATE_DIR/buildkit" \
     --addr "unix://$SOCK" >"$LOG_DIR/buildkitd.log" 2>&1 &
   echo $! >"$STATE_DIR/buildkitd.pid"
   for _ in $(seq 60); do [ -S "$SOCK" ] && return 0; sleep 0.5; done

@@ -42,6 +42,7 @@ apt_install() {
 # nothing moves unless asked for with -t SUITE.
 add_suite_source() {
   local suite=$1 priority=$2
+  # shellcheck source=/dev/null
   . /etc/os-release
   [ "${VERSION_CODENAME:-}" = "$suite" ] && return 0
   [ -f "/etc/apt/sources.list.d/oh-$suite.sources" ] && return 0
@@ -125,7 +126,7 @@ ensure_daemon() {
   can_provision || die "the docker daemon is not running. Start Docker (e.g. 'sudo systemctl start docker') and run again."
   have dockerd || die "dockerd is not installed"
   say "starting dockerd (log: $LOG_DIR/dockerd.log)"
-  nohup dockerd >"$LOG_DIR/dockerd.log" 2>&1 &
+  setsid nohup dockerd >"$LOG_DIR/dockerd.log" 2>&1 &
   echo $! >"$STATE_DIR/dockerd.pid"
   for _ in $(seq 60); do
     docker info >/dev/null 2>&1 && { say "docker daemon: started"; return 0; }
@@ -203,7 +204,8 @@ http:
   addr: $REGISTRY_ADDR
 YML
   say "starting registry on $REGISTRY_ADDR (log: $LOG_DIR/registry.log, data: $STATE_DIR/registry)"
-  nohup docker-registry serve "$STATE_DIR/registry.yml" >"$LOG_DIR/registry.log" 2>&1 &
+  # Its own session: it outlives the shell (and the job or terminal) that started it.
+  setsid nohup docker-registry serve "$STATE_DIR/registry.yml" >"$LOG_DIR/registry.log" 2>&1 &
   echo $! >"$STATE_DIR/registry.pid"
   for _ in $(seq 30); do registry_up && return 0; sleep 0.5; done
   die "registry did not answer on $REGISTRY_ADDR; see $LOG_DIR/registry.log"

@@ -46,7 +46,19 @@ INSTRUCTIONS = {
     [
         (
             "deps.Dockerfile",
-            ["host", "requirements", "python-debs", "system", "wheels", "venv", "check", "deps"],
+            [
+                "host",
+                "requirements",
+                "python-debs",
+                "system",
+                "wheels",
+                "venv",
+                "browser",
+                "check-system",
+                "check-venv",
+                "check-browser",
+                "deps",
+            ],
         ),
         ("runtime.Dockerfile", [""]),
     ],

@@ -50,7 +50,10 @@ def test_v0_app_layer_is_the_seeds_code_dir(
         'CMD ["/openhands/usr/bin/tini", "--", "/openhands/bin/oh-action-execution-server", '
         '"8000", "/workspace"]'
     )
-    assert runtime.rindex("USER 0:0") > runtime.index("USER 1000:1000")
+    assert runtime.rindex("USER ") == runtime.index("USER 0:0\nENTRYPOINT []")
+    assert 'LABEL dev.oh-builder.server="openhands-v0" dev.oh-builder.capabilities="browser"' in (
+        runtime
+    )
 
 
 def test_sample_app_layer_stays_in_app_dir(

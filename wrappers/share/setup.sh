@@ -1,7 +1,9 @@
-# Per-base setup of a runtime image: the `openhands` user (uid/gid 1000), /workspace and
-# /tmp. Run by the bundle's static busybox, mounted from the deps image at /oh-setup, so
-# no shell, libc or package manager of the base is used; the step depends only on the
-# base and on this kit, so a change of the bundle never runs it again.
+# shellcheck shell=dash  # busybox sh (ash): POSIX plus local
+# Per-base setup of a runtime image: the `openhands` user (uid/gid 1000), /workspace, the
+# server's state directories in it (setup.sh DIR...) and /tmp. Run by the bundle's static
+# busybox, mounted from the deps image at /oh-setup, so no shell, libc or package manager
+# of the base is used; the step depends only on the base and on this kit, so a change of
+# the bundle never runs it again.
 #
 # If uid 1000 already belongs to another user (`ubuntu`, `pn`), `openhands` is added as a
 # second name for uid 1000 sharing that user's primary group; if gid 1000 is taken,
@@ -43,10 +45,13 @@ has "$NAME" /etc/passwd || append /etc/passwd "$NAME:x:$ID:$ID:OpenHands agent:$
 if [ -e /etc/shadow ] && ! has "$NAME" /etc/shadow; then
   append /etc/shadow "$NAME:!:19000:0:99999:7:::"
 fi
-# The agent-server's working directory and state, usable from its first start (Docker
-# would create a missing working directory owned by root).
+# The server's working directory and its state directories (the arguments, from the
+# server kind in builder/servers.py), usable from its first start (Docker would create a
+# missing working directory owned by root).
 mkdir -p "$HOME_DIR" /tmp
-for d in "$HOME_DIR" "$HOME_DIR/project" "$HOME_DIR/conversations" "$HOME_DIR/bash_events"; do
+dirs=$HOME_DIR
+for s in "$@"; do dirs="$dirs $HOME_DIR/$s"; done
+for d in $dirs; do
   mkdir -p "$d"
   chown "$ID:$ID" "$d"
   chmod 755 "$d"
@@ -61,7 +66,6 @@ chown 0:0 /tmp
 chmod 1777 /tmp
 # One fixed mtime on everything this step may have written: a re-run (after a cache
 # prune, say) then gives the same layer, byte for byte, as the record it replaces.
-for p in /etc /etc/passwd /etc/group /etc/shadow /tmp /bin /bin/bash /bin/sh "$HOME_DIR" \
-         "$HOME_DIR/project" "$HOME_DIR/conversations" "$HOME_DIR/bash_events"; do
+for p in /etc /etc/passwd /etc/group /etc/shadow /tmp /bin /bin/bash /bin/sh $dirs; do
   if [ -e "$p" ] || [ -L "$p" ]; then "$BB" touch -h -d @1700000000 "$p"; fi
 done

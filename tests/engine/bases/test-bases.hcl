@@ -1,7 +1,7 @@
 # Test base images assembled from Debian packages. They live under the
 # oh-test/ namespace and never pretend to be Docker Hub images.
 group "default" {
-  targets = ["busybox", "musl", "noshell", "uid1000"]
+  targets = ["busybox", "musl", "noshell", "uid1000", "envbase"]
 }
 
 target "_common" {
@@ -37,4 +37,11 @@ target "uid1000" {
   dockerfile = "test-bases.Dockerfile"
   target     = "uid1000"
   tags       = ["127.0.0.1:5000/oh-test/uid1000:bookworm"]
+}
+
+target "envbase" {
+  inherits   = ["_common"]
+  dockerfile = "test-bases.Dockerfile"
+  target     = "envbase"
+  tags       = ["127.0.0.1:5000/oh-test/envbase:bookworm"]
 }
