@@ -79,13 +79,14 @@ test-e2e: ready profiles locks
 
 # Everything that ships is linted, the code that runs inside the images included: the
 # package, the build tools (dockerfiles/context), the sample app, the wrappers and the
-# setup script (shellcheck), the engine scripts and the tests.
+# setup script (shellcheck), the engine scripts and the tests; the CI workflow (zizmor).
 SHELL_SCRIPTS := $(filter-out %.conf,$(wildcard wrappers/bin/* wrappers/*/bin/* wrappers/share/* tests/engine/*.sh)) .ci/run
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/shellcheck $(SHELL_SCRIPTS)
+	$(BIN)/zizmor --offline --quiet .github/workflows
 
 golden: venv
 	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/unit/test_golden.py tests/unit/test_servers.py -k "golden or docs"
