@@ -7,8 +7,9 @@ lists the variables it set, ``OH_SAVED_<VAR>`` holds a value it removed or repla
 Python has read what it needs of them at start-up, so the process gets the environment
 the container started with back: every program it starts (the agent's shell above all,
 through tmux) sees the base image's settings, not the bundle's. Only the bundle's own
-programs it starts directly (its Python, Playwright's node, the wrappers, the bundle's
-bash standing in for /bin/sh) get the wrapper's environment again, so a base's
+programs it starts directly, through ``subprocess`` or ``os.exec*`` (its Python,
+Playwright's node, the wrappers, the bundle's bash standing in for /bin/sh) get the
+wrapper's environment again, so a base's
 ``LD_PRELOAD`` or ``PYTHONHOME`` never reaches them. What the process itself reads
 while it runs (``OH_KEEP_VARS``: where Playwright keeps its browsers, V0's
 ``SU_TO_USER``) stays in its environment, and is taken out of what a base program it
@@ -22,7 +23,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 ROOT = "/openhands/"
 BUNDLE_CA = "/openhands/etc/ssl/certs/ca-certificates.crt"
@@ -130,6 +131,31 @@ def _patch_popen(envs: _Environments) -> None:
     subprocess.Popen.__init__ = __init__  # type: ignore[method-assign]
 
 
+def _patch_exec(envs: _Environments) -> None:
+    """The ``os.exec*`` family as ``subprocess``: a program of the bundle gets the
+    wrapper's environment, a base program the base's. (Jupyter runs ``jupyter
+    kernelgateway`` by ``os.execvp`` of the venv's ``jupyter-kernelgateway``, whose
+    interpreter is the bundle's Python: with the base's ``LD_PRELOAD`` of a musl library
+    it could not start.) An ``os.execv`` uses ``os.environ``, as the original does."""
+    execve = os.execve
+
+    def environment(path: Any, env: Any) -> Any:
+        if isinstance(path, int):  # an open file: nothing to tell from
+            return env
+        if is_bundled(os.fsdecode(path), env):
+            return envs.for_bundle(env)
+        return envs.for_base(env) or env
+
+    def execv(path: Any, argv: Any) -> NoReturn:
+        execve(path, argv, environment(path, os.environ))
+
+    def execve_(path: Any, argv: Any, env: Any) -> NoReturn:
+        execve(path, argv, environment(path, env))
+
+    os.execv = execv
+    os.execve = execve_
+
+
 def _patch_ssl(base: Mapping[str, str]) -> None:
     """Where the base has no trust store OpenSSL finds by default (and sets none in the
     environment), Python's default TLS contexts also load a CA bundle: the base's own
@@ -178,6 +204,7 @@ def restore() -> None:
         if bundle.get(key) != value:
             os.environ[key] = value
     _patch_popen(envs)
+    _patch_exec(envs)
     _patch_ssl(base)
 
 

@@ -120,6 +120,42 @@ def test_the_venv_hook_restores_and_keeps_the_bundle_for_its_own(tmp_path: Path)
     assert own == {**wrapper_env, **{k: v for k, v in got["self"].items() if k not in BASE}}
 
 
+EXEC_CHILD = """
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("_oh_env", sys.argv[1])
+hook = importlib.util.module_from_spec(spec)
+hook.ROOT = sys.argv[2]
+spec.loader.exec_module(hook)
+hook.ROOT = sys.argv[2]
+os.execvp(sys.argv[3], [sys.argv[3], "-0"])  # as jupyter runs its subcommands
+"""
+
+
+def test_the_venv_hook_keeps_the_bundle_for_its_own_through_exec(tmp_path: Path) -> None:
+    """What the process replaces itself with by os.exec* (jupyter's `jupyter
+    kernelgateway`) gets what a subprocess would: a native program of the bundle the
+    wrapper's environment (never the base's LD_PRELOAD), a base program the base's."""
+    wrapper_env = bash_env(wrapped(), {**BASE, "LD_PRELOAD": "/opt/base/lib/libohpre.so"})
+    own_env = tmp_path / "env"
+    shutil.copy2("/usr/bin/env", own_env)
+
+    def run(program: str) -> dict[str, str]:
+        r = subprocess.run(
+            [sys.executable, "-c", EXEC_CHILD, str(HOOK), f"{tmp_path}/", program],
+            env=wrapper_env,
+            capture_output=True,
+            check=True,
+        )
+        return bash_env_output(r)
+
+    own = run(str(own_env))
+    assert "LD_PRELOAD" not in own and own["OH_SAVED_LD_PRELOAD"] == "/opt/base/lib/libohpre.so"
+    assert own["GCONV_PATH"] == wrapper_env["GCONV_PATH"]
+    base = run("env")
+    assert base["LD_PRELOAD"] == "/opt/base/lib/libohpre.so" and "GCONV_PATH" not in base
+    assert not any(k.startswith("OH_") for k in base), base
+
+
 def test_the_hook_names_the_bundle_programs(tmp_path: Path) -> None:
     hook = load_hook()
     hook.ROOT = f"{tmp_path}/"

@@ -9,11 +9,17 @@ def from_cache(log: str) -> set[str]:
     """Vertex numbers (``"23"`` for ``#23``) of the steps that did not run, in a build
     that succeeded: CACHED (the docker driver, or a daemon's own cache); on a BuildKit
     daemon importing the registry cache, a step whose layers are pulled under it (it
-    says DONE, not CACHED); a `COPY --link` of such results, done at once; and a step
-    CANCELED because a later cached step made it unnecessary."""
+    says DONE, not CACHED), or whose layers were already there (DONE within a second and
+    nothing else: a RUN step that ran shows its command's output, or took longer); a
+    `COPY --link` of such results, done at once; and a step CANCELED because
+    a later cached step made it unnecessary."""
     cached = set(re.findall(r"^#(\d+) CACHED$", log, re.M))
     cached |= set(re.findall(r"^#(\d+) (?:extracting )?sha256:[0-9a-f]{64} ", log, re.M))
     links = set(re.findall(r"^#(\d+) \[[^\]]*\] COPY --link ", log, re.M))
     cached |= links & set(re.findall(r"^#(\d+) DONE 0\.0s$", log, re.M))
     cached |= set(re.findall(r"^#(\d+) CANCELED$", log, re.M))
+    runs = set(re.findall(r"^#(\d+) \[[^\]]*\] RUN ", log, re.M))
+    printed = set(re.findall(r"^#(\d+) \d+\.\d+ ", log, re.M))
+    done = set(re.findall(r"^#(\d+) DONE 0\.\ds$", log, re.M))
+    cached |= (runs & done) - printed
     return cached

@@ -236,6 +236,23 @@ def container() -> Iterator[list[str]]:
         subprocess.run(["docker", "rmi", image], capture_output=True, check=False)
 
 
+# What production sandboxes do to a container, all at once: a read-only root filesystem
+# (tmpfs /tmp, the workspace a host directory), every capability dropped and no new
+# privileges, an arbitrary uid with no passwd entry that owns the workspace, no network
+# (the client shares the server's loopback), and a low open-files limit.
+SANDBOX_UID = 4242
+RESTRICTIONS = (
+    "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+    "--security-opt", "no-new-privileges", "--user", f"{SANDBOX_UID}:{SANDBOX_UID}",
+    "--network", "none", "--ulimit", "nofile=256:256",
+)  # fmt: skip
+# The same as root: every capability dropped, no new privileges (root with no CAP_SETUID
+# cannot switch users, nor write what another uid owns: the workspace is a tmpfs).
+ROOT_RESTRICTIONS = (
+    "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/workspace", "--cap-drop", "ALL",
+    "--security-opt", "no-new-privileges", "--network", "none", "--ulimit", "nofile=256:256",
+)  # fmt: skip
+
 # The profiles' bases (builder.toml, profiles/*.toml): bake target name -> base image.
 PROFILE_BASES = {
     "debian-bookworm": "debian:bookworm",

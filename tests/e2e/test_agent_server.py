@@ -19,7 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BIN, PROFILE_BASES, REPO, bake_profile, lock_config, sh
+from tests.e2e.conftest import (
+    BIN,
+    PROFILE_BASES,
+    REPO,
+    RESTRICTIONS,
+    SANDBOX_UID,
+    bake_profile,
+    lock_config,
+    sh,
+)
 from tests.e2e.timings import timed
 
 CONFIG = REPO / "builder.toml"
@@ -187,18 +196,6 @@ def test_openhands_browser_tools_on_every_base(v1_baked: dict[str, str], base: s
     assert '"text": "more"' in state and "http://127.0.0.1:8765/" in state, got
     # The screenshot the state carried, saved by the server in the container: a PNG.
     assert got["screenshot_head"] == "89504e470d0a1a0a", got
-
-
-# What production sandboxes do to a container, all at once: a read-only root filesystem
-# (tmpfs /tmp, the workspace a host directory), every capability dropped and no new
-# privileges, an arbitrary uid with no passwd entry that owns the workspace, no network
-# (the client shares the server's loopback), and a low open-files limit.
-SANDBOX_UID = 4242
-RESTRICTIONS = (
-    "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
-    "--security-opt", "no-new-privileges", "--user", f"{SANDBOX_UID}:{SANDBOX_UID}",
-    "--network", "none", "--ulimit", "nofile=256:256",
-)  # fmt: skip
 
 
 @pytest.mark.parametrize("base", ["debian-bookworm", "busybox"])

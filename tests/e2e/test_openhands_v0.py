@@ -17,10 +17,21 @@ import os
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BIN, PROFILE_BASES, REPO, bake_profile, sh
+from tests.e2e.conftest import (
+    BIN,
+    PROFILE_BASES,
+    REPO,
+    RESTRICTIONS,
+    ROOT_RESTRICTIONS,
+    SANDBOX_UID,
+    bake_profile,
+    sh,
+)
+from tests.e2e.registry import image_config
 from tests.e2e.timings import timed
 
 CONFIG = REPO / "profiles" / "openhands-v0.toml"
@@ -76,8 +87,11 @@ def client(ref: str, *args: str, network: str | None = None, timeout: float = 30
     return out.strip().splitlines()[-1]
 
 
-def start_as_docker_runtime(ref: str, name: str, platform: str, command: list[str]) -> None:
-    """DockerRuntime's containers.run(): init, entrypoint [], working_dir, environment.
+def start_as_docker_runtime(
+    ref: str, name: str, platform: str, command: list[str], options: tuple[str, ...] = ()
+) -> None:
+    """DockerRuntime's containers.run(): init, entrypoint [], working_dir, environment;
+    ``options``: what a sandbox adds (docker run options).
     Under qemu-user the jupyter plugin needs more than V0's 120 s for its start:
     INIT_PLUGIN_TIMEOUT (V0's own setting, which DockerRuntime passes through
     sandbox.runtime_startup_env_vars) gives it 20 minutes there."""
@@ -92,17 +106,25 @@ def start_as_docker_runtime(ref: str, name: str, platform: str, command: list[st
     }
     sh(
         "docker", "run", "-d", "--pull", "always", "--name", name, "--platform", platform,
-        "--init", "--entrypoint", "", "-w", "/openhands/code/",
+        "--init", "--entrypoint", "", "-w", "/openhands/code/", *options,
         *[x for k, v in env.items() for x in ("-e", f"{k}={v}")], ref, *command,
     )  # fmt: skip
 
 
 def start_and_drive(
-    ref: str, container: list[str], base: str, platform: str, *mode: str
+    ref: str,
+    container: list[str],
+    base: str,
+    platform: str,
+    *mode: str,
+    options: tuple[str, ...] = (),
+    login: bool = True,
 ) -> dict[str, object]:
     """Start the image as DockerRuntime does, with the command OpenHands computes (MODE:
-    ``root`` for run_as_openhands = false, ``browser`` for enable_browser), and drive it
-    with ActionExecutionClient; the checks every mode shares."""
+    ``root`` for run_as_openhands = false, ``browser`` for enable_browser) and a sandbox's
+    docker run ``options``, and drive it with ActionExecutionClient; the checks every
+    mode shares, the agent's environment among them (``login``: V0 opens the agent's
+    shell through su)."""
     command = json.loads(client(ref, "command", *mode))
     assert command[:6] == [
         "/openhands/micromamba/bin/micromamba", "run", "-n", "openhands", "poetry", "run",
@@ -111,7 +133,7 @@ def start_and_drive(
     name = f"oh-v0-{base}-{platform.split('/')[1]}-{uuid.uuid4().hex[:6]}"
     container.append(name)
     t0 = time.monotonic()
-    start_as_docker_runtime(ref, name, platform, command)
+    start_as_docker_runtime(ref, name, platform, command, options)
     emulated = platform.endswith("arm64")
     label = "".join(f" {m}" for m in mode)
     with timed(f"openhands-v0{label} on {base} ({platform}): ActionExecutionClient checks") as fig:
@@ -131,8 +153,41 @@ def start_and_drive(
     read = got["read"]
     assert isinstance(read, dict) and read["type"] == "FileReadObservation", got
     assert read["content"].rstrip("\n") == "written by V0's client", got
+    assert_base_environment(ref, got["env"], login=login)
     got["name"] = name
     return got
+
+
+# What DockerRuntime passes (start_as_docker_runtime), what V0's server sets in its own
+# environment as it starts (its libraries' settings; CPython's C-locale coercion sets
+# LC_CTYPE, PEP 538), and what tmux and bash set in the agent's shell.
+V0_OWN = {
+    "port", "PYTHONUNBUFFERED", "OPENHANDS_SESSION_ID", "PIP_BREAK_SYSTEM_PACKAGES",
+    "SESSION_API_KEY", "INIT_PLUGIN_TIMEOUT", "PYGAME_HIDE_SUPPORT_PROMPT",
+    "TIKTOKEN_CACHE_DIR", "LC_CTYPE", "HOME", "HOSTNAME", "PWD", "OLDPWD", "SHLVL", "_",
+    "TERM", "PS1", "PS2", "USER", "LOGNAME", "SHELL", "MAIL", "LANG", "LC_ALL",
+    "PROMPT_COMMAND", "TMUX", "TMUX_PANE", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "COLORTERM",
+}  # fmt: skip
+BUNDLE_OWN = ("OH_", "GCONV_PATH", "LOCPATH", "PLAYWRIGHT_", "PYTHONNOUSERSITE")
+
+
+def assert_base_environment(ref: str, env: object, *, login: bool) -> None:
+    """The agent's shell (a CmdRunAction's `env`) has none of the bundle's variables.
+    Where V0 opens it with `su USER -` (``login``), it has the login environment su
+    makes, as in OpenHands' own images; where it does not (started as the agent's user, or
+    as root for root where su cannot work), it has the image's own settings as the image
+    has them (PATH may gain the venv's bin, last) and only what V0 adds."""
+    assert isinstance(env, dict) and env, env
+    leaked = {k: v for k, v in env.items() if k.startswith(BUNDLE_OWN)}
+    assert not leaked, f"the bundle's variables reached the agent's shell: {leaked}"
+    if login:
+        return
+    config = dict(e.partition("=")[::2] for e in image_config(ref)["config"]["Env"])
+    wrong = {k: (env.get(k), v) for k, v in config.items() if k != "PATH" and env.get(k) != v}
+    assert not wrong, f"the image's settings changed in the agent's shell (got, image): {wrong}"
+    assert str(env.get("PATH", "")).startswith(config["PATH"]), (env.get("PATH"), config)
+    extra = env.keys() - config.keys() - V0_OWN
+    assert not extra, f"variables neither the image nor V0 sets: {sorted(extra)}"
 
 
 # The browser as DockerRuntime enables it by default (no --no-enable-browser: V0 starts
@@ -171,23 +226,83 @@ def test_openhands_v0_client_drives_action_server(
 
 
 # OpenHands' run_as_openhands = false (its SWE-bench evaluation's setting): the server
-# runs as root for root; on the bases whose root login shell is not bash (busybox's sh,
-# a nologin) V0's `su root -` terminal never answered before (issue 22). On the musl base
-# as root the server's plugin start times out (V0's `wait_all` TimeoutError after its
-# 120 s, measured 2026-12-03; issue 22): not a case until fixed.
-@pytest.mark.parametrize("base", ["debian-bookworm", "busybox", "noshell"])
+# runs as root for root, on every base. Where root's login shell is bash, V0 opens the
+# agent's shell with `su root -` (a login environment); where it is not (busybox's sh, a
+# nologin), `su root -` never answered V0's bash prompt protocol (issue 22), and the
+# launcher has V0 start /bin/bash itself.
+ROOT_LOGIN_IS_BASH = {"debian-bookworm", "debian-trixie", "uid1000"}
+
+
+@pytest.mark.parametrize("base", list(BASES))
 def test_openhands_v0_as_root(v0_baked: dict[str, str], container: list[str], base: str) -> None:
-    got = start_and_drive(v0_baked[BASES[base]], container, base, "linux/amd64", "root")
+    got = start_and_drive(
+        v0_baked[BASES[base]], container, base, "linux/amd64", "root",
+        login=base in ROOT_LOGIN_IS_BASH,
+    )  # fmt: skip
     cmd = got["cmd"]
     assert isinstance(cmd, dict)
     lines = [line.strip() for line in str(cmd["content"]).splitlines() if line.strip()]
     assert lines[:4] == ["out", "err", "0", "/workspace"], cmd
 
 
-# V0 in a restricted sandbox (read-only root, tmpfs /tmp, all capabilities dropped, no
-# new privileges, no network, nofile 256; as root) fails its start: "Application startup
-# failed" after a BashSession error (measured 2026-12-03, issue 22); V1 passes the same
-# restrictions (test_agent_server.py). Not a case until fixed.
+# The sandbox restrictions, as the image's openhands user (uid 1000). V0 gives what its
+# FileWriteAction writes to its --user-id, which it takes from the existing openhands
+# user (1000): as another uid (4242, no CAP_CHOWN) the write lands and the action still
+# reports an ErrorObservation (measured 2026-12-03; docs/compatibility.md).
+V0_SANDBOX_UID = 1000
+V0_RESTRICTIONS = tuple(
+    f"{V0_SANDBOX_UID}:{V0_SANDBOX_UID}" if o == f"{SANDBOX_UID}:{SANDBOX_UID}" else o
+    for o in RESTRICTIONS
+)
+
+
+@pytest.mark.parametrize("base", ["debian-bookworm", "busybox"])
+def test_openhands_v0_in_a_restricted_sandbox(
+    v0_baked: dict[str, str], container: list[str], base: str, tmp_path: Path
+) -> None:
+    """DockerRuntime's command under every restriction at once (read-only root, tmpfs
+    /tmp, no capabilities, no new privileges, no network, nofile 256), as the uid that
+    owns the host directory mounted as the workspace: the server is that user already
+    (no su), and what the agent writes is that uid's, on the host."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    os.chown(workspace, V0_SANDBOX_UID, V0_SANDBOX_UID)
+    options = (*V0_RESTRICTIONS, "-v", f"{workspace}:/workspace")
+    got = start_and_drive(
+        v0_baked[BASES[base]], container, base, "linux/amd64", options=options, login=False
+    )
+    cmd = got["cmd"]
+    assert isinstance(cmd, dict)
+    lines = [line.strip() for line in str(cmd["content"]).splitlines() if line.strip()]
+    assert lines[:4] == ["out", "err", str(V0_SANDBOX_UID), "/workspace"], cmd
+    assert (workspace / "v0-note.txt").stat().st_uid == V0_SANDBOX_UID
+
+
+def test_openhands_v0_as_root_without_capabilities(
+    v0_baked: dict[str, str], container: list[str]
+) -> None:
+    """Root with every capability dropped: for root (run_as_openhands = false) it needs
+    no su and works; for openhands (the default) it cannot switch users, and the server
+    stops at once with one line naming what to change."""
+    ref = v0_baked[BASES["debian-bookworm"]]
+    got = start_and_drive(
+        ref, container, "debian-bookworm", "linux/amd64", "root",
+        options=ROOT_RESTRICTIONS, login=False,
+    )  # fmt: skip
+    cmd = got["cmd"]
+    assert isinstance(cmd, dict)
+    lines = [line.strip() for line in str(cmd["content"]).splitlines() if line.strip()]
+    assert lines[:4] == ["out", "err", "0", "/workspace"], cmd
+    command = json.loads(client(ref, "command"))
+    t0 = time.monotonic()
+    r = sh(
+        "docker", "run", "--rm", "--init", "--entrypoint", "", "-w", "/openhands/code/",
+        *ROOT_RESTRICTIONS, ref, *command, check=False,
+    )  # fmt: skip
+    said = [line for line in (r.stdout + r.stderr).splitlines() if line.strip()]
+    assert r.returncode == 78, (r.returncode, said)
+    assert len(said) == 1 and "--cap-add SETUID --cap-add SETGID" in said[0], said
+    assert time.monotonic() - t0 < 30, "not at once"
 
 
 def test_seed_short_form_starts_v0(v0_baked: dict[str, str], container: list[str]) -> None:

@@ -132,6 +132,13 @@ def drive(url: str, key: str, timeout: float) -> dict[str, object]:
     check = CmdRunAction(command="cat /workspace/up/uploaded.txt")
     check.set_hard_timeout(60)
     out["uploaded_seen_by_shell"] = getattr(client.run_action(check), "content", "")
+    # The agent's shell's environment: the image's own, never the bundle's.
+    env = CmdRunAction(command="env")
+    env.set_hard_timeout(60)
+    lines = str(getattr(client.run_action(env), "content", "")).splitlines()
+    out["env"] = dict(
+        line.partition("=")[::2] for line in lines if "=" in line and line[:1].isalpha()
+    )
     if BROWSER:
         out["browse"] = browse(client)
     client.close()
