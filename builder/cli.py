@@ -133,16 +133,16 @@ def plan(
 def tags(
     config: ConfigOpt = None,
     base: BaseOpt = None,
+    platform: PlatformOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the image references the config produces."""
     from builder.config import load_config, resolve_config_path
     from builder.console import print_plan
-    from builder.plan import Selection
     from builder.prepare import prepare
 
     cfg = load_config(resolve_config_path(config))
-    prepared = prepare(cfg, Selection(bases=tuple(base or ())))
+    prepared = prepare(cfg, _selection(base, platform, None))
     p = prepared.plan
     if as_json:
         data = {"deps": p.deps_ref, "runtime": {r.base: r.ref for r in p.runtime}}

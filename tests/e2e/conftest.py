@@ -264,18 +264,22 @@ PROFILE_BASES = {
 }
 
 
-def bake_profile(config: Path, label: str, log: str, out: Path) -> dict[str, str]:
-    """One real `oh-builder bake --push` of CONFIG on the daemon builder, timed as LABEL;
-    base image -> runtime tag. Tags are content hashes: an image already pushed from the
-    same inputs is reused (status exists, and the tests pull it), as `make bake` would."""
+def bake_profile(
+    config: Path, label: str, log: str, out: Path, platforms: Sequence[str] = ()
+) -> dict[str, str]:
+    """One real `oh-builder bake --push` of CONFIG on the daemon builder, timed as LABEL,
+    for PLATFORMS (default: the config's); base image -> runtime tag. Tags are content
+    hashes: an image already pushed from the same inputs is reused (status exists, and
+    the tests pull it), as `make bake` would."""
     meta = out.parent / "meta.json"
+    narrow = [a for p in platforms for a in ("--platform", p)]
     # The docker driver unpacks every image it pushes (one copy per base, 1-4 GB each):
     # drop the earlier profiles' copies first, or the disk fills up (it did, mid-bake).
     drop_local_copies()
     with timed(label) as f:
         sh(
             str(BIN / "oh-builder"), "bake", "--push", "--progress", "plain",
-            "--builder", DAEMON,
+            "--builder", DAEMON, *narrow,
             "-c", str(config), "--output", str(out), "--metadata-file", str(meta),
             log=LOGS / log,
         )  # fmt: skip
@@ -283,5 +287,7 @@ def bake_profile(config: Path, label: str, log: str, out: Path) -> dict[str, str
         f["targets"] = str(len(done))
         f["built"] = str(sum(d["status"] == "built" for d in done))
     assert {d["status"] for d in done} <= {"built", "exists"}, done
-    tags = json.loads(sh(str(BIN / "oh-builder"), "tags", "--json", "-c", str(config)).stdout)
+    tags = json.loads(
+        sh(str(BIN / "oh-builder"), "tags", "--json", *narrow, "-c", str(config)).stdout
+    )
     return dict(tags["runtime"])
