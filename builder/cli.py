@@ -290,6 +290,7 @@ def deps(
     progress: ProgressOpt = "auto",
     force: ForceOpt = False,
     cache_branch: CacheBranchOpt = None,
+    no_cache_export: NoCacheExportOpt = False,
     builder: BuilderOpt = None,
 ) -> None:
     """Build (and push) only the deps image."""
@@ -303,6 +304,7 @@ def deps(
         progress=progress,
         force=force,
         cache_branch=cache_branch,
+        cache_export=not no_cache_export,
         builder=builder,
     )
 
@@ -428,6 +430,64 @@ def lock(
         )
         for i in changed:
             out.print(f"  {i}: {resolved[i].digest}", soft_wrap=True)
+
+
+@command
+def merge(
+    metadata: Annotated[
+        list[Path],
+        typer.Argument(help="Metadata files of per-platform bakes (bake --metadata-file)."),
+    ],
+    config: ConfigOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be merged; push nothing.")
+    ] = False,
+    builder: BuilderOpt = None,
+) -> None:
+    """Push the multi-platform tags from per-platform runs' metadata, by digest.
+
+    Each run baked one platform (`bake --push --platform P --metadata-file F`, any
+    number of shards, any runners); every target they name gets the tag a
+    multi-platform bake of the config pushes, an index of those images (docs/ci.md)."""
+    from rich.console import Console
+
+    from builder import engine
+    from builder.config import load_config, resolve_config_path
+    from builder.errors import EngineError
+    from builder.merge import plan_merge, read_metadata
+    from builder.plan import Selection
+    from builder.prepare import prepare
+    from builder.registry import Client, NotFound
+
+    cfg = load_config(resolve_config_path(config))
+    read = [(p, read_metadata(p)) for p in metadata]
+    merges = plan_merge(
+        lambda platforms: prepare(cfg, Selection(platforms=platforms)).plan, read, cfg.path
+    )
+    out = Console(soft_wrap=True, highlight=False)
+    mirrors, cidrs, hosts = ([], [], []) if dry_run else engine.registry_settings()
+    client = Client(mirrors=mirrors, insecure_cidrs=cidrs, insecure_hosts=hosts)
+
+    def digest_of(ref: str) -> str:
+        try:
+            return client.resolve(ref).digest
+        except NotFound:
+            raise EngineError(
+                f"{ref}: not in its registry although a run reported it pushed; bake that "
+                "platform again, then merge"
+            ) from None
+
+    for m in merges:
+        platforms = ", ".join(m.platforms)
+        if not m.needed:
+            out.print(f"{m.target}: {m.ref} ({platforms}) as pushed, one platform")
+            continue
+        sources = [p.by_digest("" if dry_run or p.digest else digest_of(p.ref)) for p in m.parts]
+        if dry_run:
+            out.print(f"{m.target}: {m.ref} ({platforms}) <- {' '.join(sources)}")
+            continue
+        engine.create_index(m.ref, sources, builder=builder)
+        out.print(f"{m.target}: {m.ref} ({platforms}) {digest_of(m.ref)}")
 
 
 @command

@@ -13,11 +13,13 @@ import re
 import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, Unpack, cast
 
 from builder.builders import FS_ENTITLEMENTS_SINCE, BuilderInfo, fs_entitlements, parse_version
 from builder.errors import BuildError, EngineError
+from builder.refs import parse_image_ref
 
 MIN_BUILDX = (0, 11)
 
@@ -242,19 +244,82 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+# What buildx says when a registry check failed for a reason that is not the image's
+# absence: the login, the registry's certificate, or a transient failure (tried again).
+_AUTH_ERRORS = ("401 unauthorized", "403 forbidden", "authorization failed", "no basic auth",
+                "failed to authorize", "authentication required", "unauthorized:")  # fmt: skip
+_TLS_ERRORS = ("x509:", "tls:", "certificate")
+_TRANSIENT = re.compile(
+    r"\b(?:429|500|502|503|504)\b|connection reset|connection refused|i/o timeout|EOF$"
+)
+REGISTRY_TRIES = 4  # a manifest check: 0.5, 1 then 2 s apart
+
+
+@dataclass(frozen=True)
+class RegistryFailure:
+    """A registry request that failed other than by "not found": what kind of failure
+    (login, tls, transient, other) and the one-line error."""
+
+    kind: str
+    message: str
+
+    @property
+    def transient(self) -> bool:
+        return self.kind == "transient"
+
+
+def registry_failure(ref: str, text: str) -> RegistryFailure | None:
+    """What buildx's error ``text`` for ``ref`` means (None: not found, it is absent)."""
+    low = text.lower()
+    if low.endswith("not found") or ": not found" in low:
+        return None
+    try:
+        host = parse_image_ref(ref).domain or "docker.io"
+    except ValueError:
+        host = ref
+    if any(m in low for m in _AUTH_ERRORS):
+        return RegistryFailure(
+            "login",
+            f"{host}: the registry refused the login for {ref} ({text}); run "
+            f"`docker login {host}` with an account that can push there",
+        )
+    if any(m in low for m in _TLS_ERRORS):
+        return RegistryFailure(
+            "tls",
+            f"{host}: the registry's TLS certificate is not trusted ({text}); put its CA in "
+            f"/etc/docker/certs.d/{host}/ca.crt and in the builder's config, then rerun",
+        )
+    if _TRANSIENT.search(text):
+        return RegistryFailure("transient", f"{host}: registry error for {ref} ({text})")
+    return RegistryFailure("other", f"{host}: cannot reach {ref} ({text}); is the registry up?")
+
+
 def image_exists(ref: str, platforms: Sequence[str] = ()) -> bool:
     """True when the registry has ``ref`` with every one of ``platforms``.
 
     An image pushed for fewer platforms (an amd64-only run) does not count as present
-    for a multi-platform build of the same tag.
+    for a multi-platform build of the same tag. Only "not found" means absent: a refused
+    login or an untrusted certificate raises EngineError at once (never a silent rebuild
+    of everything), a transient error is tried again (REGISTRY_TRIES, backing off).
     """
     docker = _docker()
     from python_on_whales.exceptions import DockerException
 
-    try:
-        manifest = docker.buildx.imagetools.inspect(ref)
-    except DockerException:
-        return False
+    for attempt in range(REGISTRY_TRIES):
+        try:
+            manifest = docker.buildx.imagetools.inspect(ref)
+            break
+        except DockerException as exc:
+            failure = registry_failure(ref, _error_text(exc))
+            if failure is None:
+                return False
+            if not failure.transient:
+                raise EngineError(failure.message) from None
+            if attempt == REGISTRY_TRIES - 1:
+                raise EngineError(
+                    f"{failure.message}, {REGISTRY_TRIES} tries; rerun when it answers"
+                ) from None
+            time.sleep(0.5 * 2**attempt)
     if not platforms:
         return True
     have: set[str] = set()
@@ -265,6 +330,21 @@ def image_exists(ref: str, platforms: Sequence[str] = ()) -> bool:
     if not manifest.manifests:  # a single-platform manifest, not an index
         return len(platforms) == 1
     return all(p in have or f"{p}/v8" in have for p in platforms)
+
+
+def create_index(ref: str, sources: Sequence[str], *, builder: str | None = None) -> None:
+    """Push ``ref`` as an index of ``sources`` (``repo@digest``, images or indexes of the
+    same repository): ``docker buildx imagetools create``, which copies no layers."""
+    docker = _docker()
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        docker.buildx.imagetools.create(sources=list(sources), tags=[ref], builder=builder)
+    except DockerException as exc:
+        raise EngineError(
+            f"{ref}: could not push the multi-platform index ({_error_text(exc)}); check "
+            "the registry (docker login) and rerun the merge"
+        ) from None
 
 
 # runc's init handshake now and then fails on a loaded machine ("waiting for init preliminary

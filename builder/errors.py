@@ -31,6 +31,13 @@ class BuildError(BuilderError):
         self.results = results
 
 
+class RegistryLoginError(BuildError):
+    """A bake ran and the registry refused its login or certificate: log in (or trust
+    the registry's CA) and rerun. An engine problem, not a build failure."""
+
+    exit_code = 3
+
+
 class VerifyError(BuilderError):
     """A runtime image failed one or more verification checks."""
 

@@ -45,10 +45,17 @@ MANIFEST_TYPES = (
 )
 ACCEPT = ", ".join((*INDEX_TYPES, *MANIFEST_TYPES))
 TIMEOUT = 30.0
+# Where the Docker daemon finds what it trusts of a registry: CERTS_DIR/HOST[:PORT]/
+# *.crt (CA roots), *.cert + *.key (a client certificate).
+CERTS_DIR = Path("/etc/docker/certs.d")
 
 
 class NotFound(Exception):
     """The registry has no manifest for this reference (404)."""
+
+
+class Unreachable(EngineError):
+    """No HTTP answer from this address (refused, reset, a TLS handshake that failed)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +76,10 @@ class Client:
     insecure_cidrs: Sequence[str] = ("127.0.0.0/8",)
     insecure_hosts: Sequence[str] = ()
     docker_config: Path | None = None
+    certs_dir: Path = CERTS_DIR
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    _contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
+    _answered: dict[str, str] = field(default_factory=dict)  # host -> the URL that answered
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- where -----------------------------------------------------------------------
@@ -84,9 +94,14 @@ class Client:
                 path = f"library/{path}"
             urls = (*(m.rstrip("/") for m in self.mirrors), HUB_API)
         else:
+            # As dockerd: HTTPS, and for an insecure registry (127.0.0.0/8 by default) then
+            # plain HTTP; the scheme that answered first is tried first from then on.
             urls = (f"https://{host}",)
             if self._insecure(host):
-                urls = (f"http://{host}",) if self._loopback(host) else (*urls, f"http://{host}")
+                urls = (*urls, f"http://{host}")
+                known = self._answered.get(host)
+                if known in urls:
+                    urls = (known, *(u for u in urls if u != known))
         return Location(
             host=host, urls=urls, repository=path, reference=ref.digest or ref.tag or "latest"
         )
@@ -105,16 +120,6 @@ class Client:
         nets = [ipaddress.ip_network(c, strict=False) for c in self.insecure_cidrs]
         return any(a in n for a in addrs for n in nets)
 
-    @staticmethod
-    def _loopback(host: str) -> bool:
-        name = _hostname(host)
-        if name == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(name).is_loopback
-        except ValueError:
-            return False
-
     # -- what ------------------------------------------------------------------------
 
     def resolve(self, image: str) -> ImageDigests:
@@ -125,13 +130,15 @@ class Client:
             try:
                 body, media_type, digest = self._manifest(loc, url, loc.reference)
             except NotFound:
+                self._answered.setdefault(loc.host, url)
                 errors.append(f"{url}: not found")
                 continue
             except EngineError as exc:
-                if url != loc.urls[-1] and loc.host == HUB:
-                    errors.append(str(exc))  # a mirror that fails: the next one
+                if url != loc.urls[-1] and (loc.host == HUB or isinstance(exc, Unreachable)):
+                    errors.append(str(exc))  # a mirror, or a scheme, that fails: the next
                     continue
                 raise
+            self._answered.setdefault(loc.host, url)
             return ImageDigests(
                 digest=digest, platforms=self._platforms(loc, url, body, media_type, digest)
             )
@@ -175,6 +182,32 @@ class Client:
 
     # -- HTTP ------------------------------------------------------------------------
 
+    def _context(self, url: str) -> ssl.SSLContext | None:
+        """The system's trust plus what the daemon trusts for this host (certs.d)."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "https":
+            return None
+        host = parts.netloc
+        with self._lock:
+            ctx = self._contexts.get(host)
+            if ctx is None:
+                ctx = ssl.create_default_context()
+                if self._insecure(host):  # as dockerd: an insecure registry's certificate
+                    ctx.check_hostname = False  # is not checked
+                    ctx.verify_mode = ssl.CERT_NONE
+                where = self.certs_dir / host
+                if where.is_dir():
+                    for ca in sorted(where.glob("*.crt")):
+                        ctx.load_verify_locations(cafile=str(ca))
+                    for cert in sorted(where.glob("*.cert")):
+                        if cert.with_suffix(".key").is_file():
+                            ctx.load_cert_chain(str(cert), str(cert.with_suffix(".key")))
+                self._contexts[host] = ctx
+        return ctx
+
+    def _open(self, req: urllib.request.Request) -> Any:
+        return urllib.request.urlopen(req, timeout=TIMEOUT, context=self._context(req.full_url))
+
     def _get(self, loc: Location, url: str, path: str, *, accept: str) -> tuple[bytes, Any]:
         full = f"{url}/v2/{loc.repository}/{path}"
         scope = f"repository:{loc.repository}:pull"
@@ -184,7 +217,7 @@ class Client:
             if auth:
                 req.add_header("Authorization", auth)
             try:
-                with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+                with self._open(req) as resp:
                     return resp.read(), resp.headers
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
@@ -206,7 +239,13 @@ class Client:
                 ) from None
             except (urllib.error.URLError, OSError, ssl.SSLError) as exc:
                 reason = getattr(exc, "reason", exc)
-                raise EngineError(
+                if isinstance(reason, ssl.SSLCertVerificationError):
+                    raise EngineError(
+                        f"{loc.host}: the registry's TLS certificate is not trusted "
+                        f"({reason.verify_message}); put its CA in "
+                        f"{self.certs_dir / loc.host / 'ca.crt'} and rerun"
+                    ) from None
+                raise Unreachable(
                     f"{loc.host}: cannot reach the registry at {url} ({reason}); "
                     "is it running and is the name right?"
                 ) from None
@@ -233,7 +272,7 @@ class Client:
         if basic:
             req.add_header("Authorization", basic)
         try:
-            with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+            with self._open(req) as resp:
                 token = json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             raise EngineError(

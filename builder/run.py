@@ -18,7 +18,7 @@ from typing import TextIO
 
 from builder import engine
 from builder.builders import BuilderInfo, check_can_build, output_overrides
-from builder.errors import BuildError, OutputError
+from builder.errors import BuildError, OutputError, RegistryLoginError
 from builder.outdir import output_lock, write_build_dir
 from builder.plan import DepsTarget, Plan, RuntimeTarget
 from builder.prepare import Prepared
@@ -189,6 +189,9 @@ def _run(
         for r in failed:
             last = r.reason or (r.log[-1] if r.log else "see the log above")
             show(f"::error title=oh-builder: {r.name} failed::{_annotation(last)}")
+    refused = _registry_refused(failed)
+    if refused:
+        raise RegistryLoginError(refused, results=out)
     if failed:
         raise BuildError(
             f"{len(failed)} target(s) failed: "
@@ -196,6 +199,23 @@ def _run(
             results=out,
         )
     return out
+
+
+def _registry_refused(failed: Sequence[TargetResult]) -> str:
+    """The one-line error when a failed target's push (or pull) was refused for its login
+    or the registry's certificate: the same for every target then, so it is said once."""
+    for r in failed:
+        for line in reversed(r.log[-LOG_SCAN:]):
+            if not _REFUSAL.search(line):
+                continue
+            failure = engine.registry_failure(r.ref, line.split("ERROR: ", 1)[-1])
+            if failure is not None and failure.kind in ("login", "tls"):
+                return failure.message
+    return ""
+
+
+LOG_SCAN = 40  # lines of a failed target's log searched for a registry refusal
+_REFUSAL = re.compile(r"401 Unauthorized|403 Forbidden|failed to authorize|x509:", re.I)
 
 
 def _keep_going(

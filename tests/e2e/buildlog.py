@@ -23,3 +23,19 @@ def from_cache(log: str) -> set[str]:
     done = set(re.findall(r"^#(\d+) DONE 0\.\ds$", log, re.M))
     cached |= (runs & done) - printed
     return cached
+
+
+def assert_all_cached(log: str) -> None:
+    """Every RUN/COPY step of the deps build (which succeeded) came from a cache."""
+    steps = dict(
+        re.findall(
+            r"^#(\d+) \[[^\]]*(?:host|requirements|python-debs|system|wheels|venv|check|deps)"
+            r"[^\]]*\] "
+            r"(RUN|COPY)",
+            log,
+            re.M,
+        )
+    )
+    assert steps, "no deps steps in the log"
+    missing = sorted(set(steps) - from_cache(log), key=int)
+    assert not missing, f"steps not CACHED: {missing}"

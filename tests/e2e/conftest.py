@@ -59,6 +59,7 @@ def sh(
     check: bool = True,
     cwd: Path = REPO,
     env: dict[str, str] | None = None,
+    input_text: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **env} if env else None
     if log is not None:
@@ -88,6 +89,7 @@ def sh(
             timeout=timeout,
             check=False,
             env=full_env,
+            input=input_text,
         )
 
     r = once()

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import BASE_CONFIG
 from tests.e2e import registry
-from tests.e2e.buildlog import from_cache
+from tests.e2e.buildlog import assert_all_cached
 from tests.e2e.conftest import BIN, BUILDERS, DAEMON, DOCKER_DRIVER, LOGS, REPO, lock_config, sh
 from tests.e2e.timings import timed
 from tests.sample import SAMPLE_CONFIG
@@ -159,22 +159,6 @@ def test_registry_cache_after_prune(pruned: None, tmp_path: Path, builder: str) 
         )
     log = (LOGS / f"deps-after-prune-{builder}.log").read_text()
     assert_all_cached(log)
-
-
-def assert_all_cached(log: str) -> None:
-    """Every RUN/COPY step of the deps build (which succeeded) came from a cache."""
-    steps = dict(
-        re.findall(
-            r"^#(\d+) \[[^\]]*(?:host|requirements|python-debs|system|wheels|venv|check|deps)"
-            r"[^\]]*\] "
-            r"(RUN|COPY)",
-            log,
-            re.M,
-        )
-    )
-    assert steps, "no deps steps in the log"
-    missing = sorted(set(steps) - from_cache(log), key=int)
-    assert not missing, f"steps not CACHED: {missing}"
 
 
 @pytest.mark.parametrize("builder", BUILDERS)

@@ -126,8 +126,9 @@ def start_and_drive(
     """Start the image as DockerRuntime does, with the command OpenHands computes (MODE:
     ``root`` for run_as_openhands = false, ``browser`` for enable_browser) and a sandbox's
     docker run ``options``, and drive it with ActionExecutionClient; the checks every
-    mode shares, the agent's environment among them (``login``: V0 opens the agent's
-    shell through su)."""
+    mode shares: the command's output, its uid (0 in root mode, else the image's
+    openhands user, 1000) and directory, the files, the agent's environment (``login``:
+    V0 opens the agent's shell through su)."""
     command = json.loads(client(ref, "command", *mode))
     assert command[:6] == [
         "/openhands/micromamba/bin/micromamba", "run", "-n", "openhands", "poetry", "run",
@@ -152,6 +153,9 @@ def start_and_drive(
     cmd = got["cmd"]
     assert isinstance(cmd, dict) and cmd["type"] == "CmdOutputObservation", got
     assert cmd["exit_code"] == 3, got
+    lines = [line.strip() for line in str(cmd["content"]).splitlines() if line.strip()]
+    uid = "0" if "root" in mode else str(V0_SANDBOX_UID)
+    assert lines[:4] == ["out", "err", uid, "/workspace"], cmd
     assert got["write"] == "FileWriteObservation", got
     read = got["read"]
     assert isinstance(read, dict) and read["type"] == "FileReadObservation", got
@@ -206,10 +210,6 @@ def test_openhands_v0_client_drives_action_server(
     ref = v0_baked[BASES[base]]
     browser = base in BROWSER_BASES and platform == "linux/amd64"
     got = start_and_drive(ref, container, base, platform, *(["browser"] if browser else []))
-    cmd = got["cmd"]
-    assert isinstance(cmd, dict)
-    lines = [line.strip() for line in str(cmd["content"]).splitlines() if line.strip()]
-    assert lines[:4] == ["out", "err", "1000", "/workspace"], cmd
     assert isinstance(got["list_files"], list)
     assert "up/" in got["list_files"] and "v0-note.txt" in got["list_files"], got
     assert got["list_up"] == ["uploaded.txt"], got
@@ -238,14 +238,10 @@ ROOT_LOGIN_IS_BASH = {"debian-bookworm", "debian-trixie", "uid1000"}
 
 @pytest.mark.parametrize("base", list(BASES))
 def test_openhands_v0_as_root(v0_baked: dict[str, str], container: list[str], base: str) -> None:
-    got = start_and_drive(
+    start_and_drive(
         v0_baked[BASES[base]], container, base, "linux/amd64", "root",
         login=base in ROOT_LOGIN_IS_BASH,
     )  # fmt: skip
-    cmd = got["cmd"]
-    assert isinstance(cmd, dict)
-    lines = [line.strip() for line in str(cmd["content"]).splitlines() if line.strip()]
-    assert lines[:4] == ["out", "err", "0", "/workspace"], cmd
 
 
 # The sandbox restrictions, as the image's openhands user (uid 1000). V0 gives what its
@@ -271,13 +267,9 @@ def test_openhands_v0_in_a_restricted_sandbox(
     workspace.mkdir()
     os.chown(workspace, V0_SANDBOX_UID, V0_SANDBOX_UID)
     options = (*V0_RESTRICTIONS, "-v", f"{workspace}:/workspace")
-    got = start_and_drive(
+    start_and_drive(
         v0_baked[BASES[base]], container, base, "linux/amd64", options=options, login=False
     )
-    cmd = got["cmd"]
-    assert isinstance(cmd, dict)
-    lines = [line.strip() for line in str(cmd["content"]).splitlines() if line.strip()]
-    assert lines[:4] == ["out", "err", str(V0_SANDBOX_UID), "/workspace"], cmd
     assert (workspace / "v0-note.txt").stat().st_uid == V0_SANDBOX_UID
 
 
@@ -288,14 +280,10 @@ def test_openhands_v0_as_root_without_capabilities(
     no su and works; for openhands (the default) it cannot switch users, and the server
     stops at once with one line naming what to change."""
     ref = v0_baked[BASES["debian-bookworm"]]
-    got = start_and_drive(
+    start_and_drive(
         ref, container, "debian-bookworm", "linux/amd64", "root",
         options=ROOT_RESTRICTIONS, login=False,
     )  # fmt: skip
-    cmd = got["cmd"]
-    assert isinstance(cmd, dict)
-    lines = [line.strip() for line in str(cmd["content"]).splitlines() if line.strip()]
-    assert lines[:4] == ["out", "err", "0", "/workspace"], cmd
     command = json.loads(client(ref, "command"))
     t0 = time.monotonic()
     r = sh(

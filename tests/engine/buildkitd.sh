@@ -16,6 +16,9 @@ RUN_DIR="${OH_BUILDKITD_RUN_DIR:-/run/oh-builder}"
 BUILDER="${OH_BUILDKITD_BUILDER:-oh-buildkitd}"
 OLD_BUILDX_CONFIG="${OLD_BUILDX_CONFIG:-$CACHE_DIR/buildx-0.13}"
 REGISTRY_ADDR="127.0.0.1:5000"
+# The TLS registry's CA (engine.sh makes it under the engine's state directory).
+TLS_REGISTRY_ADDR="127.0.0.1:5443"
+TLS_CA="${OH_TLS_CA:-${OH_MAIN_ENGINE_DIR:-/var/lib/oh-builder-engine}/registry-tls/ca.crt}"
 SOCK="$RUN_DIR/buildkitd.sock"
 
 say() { printf 'buildkitd: %s\n' "$*"; }
@@ -69,6 +72,8 @@ write_config() {
 [registry."$REGISTRY_ADDR"]
   http = true
   insecure = true
+[registry."$TLS_REGISTRY_ADDR"]
+  ca = ["$TLS_CA"]
 TOML
   if cmp -s "$STATE_DIR/buildkitd.toml.new" "$STATE_DIR/buildkitd.toml"; then
     rm "$STATE_DIR/buildkitd.toml.new"

@@ -11,6 +11,10 @@ STATE_DIR="${OH_ENGINE_DIR:-/var/lib/oh-builder-engine}"
 LOG_DIR="${OH_ENGINE_LOG_DIR:-/var/log/oh-builder}"
 CACHE_DIR="${OH_CACHE_DIR:-/var/cache/oh-builder}"
 REGISTRY_ADDR="127.0.0.1:5000"
+# A registry like a real one beside it: TLS with a CA made here, htpasswd logins.
+TLS_REGISTRY_ADDR="127.0.0.1:5443"
+TLS_DIR="$STATE_DIR/registry-tls"
+TLS_USER="oh-test"
 MIN_BUILDX="0.11"
 # The buildx in use: Debian sid's (current), pinned low like trixie. Debian stable's 0.13.1
 # stays runnable beside it for the compatibility checks: DOCKER_CONFIG=$OLD_BUILDX_CONFIG.
@@ -78,6 +82,8 @@ ensure_packages() {
   have qemu-aarch64-static || missing+=(qemu-user-static)
   have update-binfmts || missing+=(binfmt-support)
   have debootstrap || missing+=(debootstrap)
+  have htpasswd || missing+=(apache2-utils)
+  have openssl || missing+=(openssl)
   [ ${#missing[@]} = 0 ] && return 0
   can_provision || die "missing: ${missing[*]}. Install Docker Engine with buildx >= $MIN_BUILDX, a registry on $REGISTRY_ADDR and qemu binfmt, or run this as root on Debian/Ubuntu."
   local trixie=()
@@ -211,6 +217,77 @@ YML
   die "registry did not answer on $REGISTRY_ADDR; see $LOG_DIR/registry.log"
 }
 
+tls_registry_up() { python3 - "$TLS_REGISTRY_ADDR" "$TLS_DIR/ca.crt" <<'PY'
+import ssl, sys, urllib.error, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+try:
+    urllib.request.urlopen(f"https://{sys.argv[1]}/v2/", timeout=2, context=ctx)
+except urllib.error.HTTPError as e:
+    sys.exit(0 if e.code == 401 else 1)  # it answers, and wants a login
+except Exception:
+    sys.exit(1)
+PY
+}
+
+# The CA, the registry's certificate (127.0.0.1, localhost) and the login, made once;
+# trusted where each client looks: dockerd (certs.d), the BuildKit daemon (its config,
+# buildkitd.sh) and buildx's own registry calls, imagetools (the system's store).
+ensure_tls_material() {
+  mkdir -p "$TLS_DIR/data"
+  if [ ! -s "$TLS_DIR/server.crt" ]; then
+    say "making a test CA and a certificate for $TLS_REGISTRY_ADDR ($TLS_DIR)"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=oh-builder test CA" \
+      -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" 2>>"$LOG_DIR/registry-tls.log"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+      -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" 2>>"$LOG_DIR/registry-tls.log"
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+      >"$TLS_DIR/server.ext"
+    openssl x509 -req -days 3650 -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" \
+      -CAcreateserial -extfile "$TLS_DIR/server.ext" -out "$TLS_DIR/server.crt" 2>>"$LOG_DIR/registry-tls.log" \
+      || die "could not make the registry's certificate; see $LOG_DIR/registry-tls.log"
+  fi
+  if [ ! -s "$TLS_DIR/htpasswd" ]; then
+    (umask 077; openssl rand -hex 16 >"$TLS_DIR/password")
+    htpasswd -Bbn "$TLS_USER" "$(cat "$TLS_DIR/password")" >"$TLS_DIR/htpasswd"
+  fi
+  mkdir -p "/etc/docker/certs.d/$TLS_REGISTRY_ADDR"
+  cmp -s "$TLS_DIR/ca.crt" "/etc/docker/certs.d/$TLS_REGISTRY_ADDR/ca.crt" \
+    || cp "$TLS_DIR/ca.crt" "/etc/docker/certs.d/$TLS_REGISTRY_ADDR/ca.crt"
+  if ! cmp -s "$TLS_DIR/ca.crt" /usr/local/share/ca-certificates/oh-builder-test-ca.crt; then
+    cp "$TLS_DIR/ca.crt" /usr/local/share/ca-certificates/oh-builder-test-ca.crt
+    update-ca-certificates >>"$LOG_DIR/registry-tls.log" 2>&1 || die "update-ca-certificates failed"
+  fi
+}
+
+ensure_tls_registry() {
+  ensure_tls_material
+  if tls_registry_up; then say "registry: $TLS_REGISTRY_ADDR answering (TLS, login $TLS_USER)"; return 0; fi
+  cat >"$TLS_DIR/registry.yml" <<YML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $TLS_DIR/data
+  delete:
+    enabled: true
+http:
+  addr: $TLS_REGISTRY_ADDR
+  tls:
+    certificate: $TLS_DIR/server.crt
+    key: $TLS_DIR/server.key
+auth:
+  htpasswd:
+    realm: oh-builder-test
+    path: $TLS_DIR/htpasswd
+YML
+  say "starting registry on $TLS_REGISTRY_ADDR with TLS and logins (log: $LOG_DIR/registry-tls.log)"
+  setsid nohup docker-registry serve "$TLS_DIR/registry.yml" >>"$LOG_DIR/registry-tls.log" 2>&1 &
+  echo $! >"$TLS_DIR/registry.pid"
+  for _ in $(seq 30); do tls_registry_up && return 0; sleep 0.5; done
+  die "registry did not answer on $TLS_REGISTRY_ADDR; see $LOG_DIR/registry-tls.log"
+}
+
 ensure_binfmt() {
   [ "$(uname -m)" = aarch64 ] && { say "binfmt: native arm64"; return 0; }
   if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
@@ -239,11 +316,12 @@ main() {
   ensure_old_buildx
   check_buildx
   ensure_registry
+  ensure_tls_registry
   ensure_binfmt
   # OH_ENGINE_BUILDKITD=skip: the caller starts it (make ready: beside the bases' seeding)
   if [ "${OH_ENGINE_BUILDKITD:-}" != skip ]; then
     OH_CACHE_DIR="$CACHE_DIR" OH_ENGINE_DIR="$STATE_DIR" OH_ENGINE_LOG_DIR="$LOG_DIR" \
-      OLD_BUILDX_CONFIG="$OLD_BUILDX_CONFIG" bash "$(dirname "$0")/buildkitd.sh"
+      OLD_BUILDX_CONFIG="$OLD_BUILDX_CONFIG" OH_TLS_CA="$TLS_DIR/ca.crt" bash "$(dirname "$0")/buildkitd.sh"
   fi
   say "ready (logs in $LOG_DIR)"
 }

@@ -13,7 +13,7 @@ import pytest
 from builder import engine
 from builder.builders import BuilderInfo
 from builder.config import load_config
-from builder.errors import BuildError, EngineError, OutputError
+from builder.errors import BuildError, EngineError, OutputError, RegistryLoginError
 from builder.outdir import output_lock
 from builder.plan import Selection
 from builder.prepare import Prepared, prepare
@@ -29,7 +29,9 @@ class FakeEngine:
         failing: set[str] = frozenset(),
         stage: str = "stage-0",
         cache_miss: bool = False,
+        error: str = "exit code: 1",
     ) -> None:
+        self.error = error  # what the failing step says
         self.cache_miss = cache_miss  # no registry cache yet: buildx reports ERROR … not found
         self.existing = set(existing)
         self.failing = set(failing)
@@ -67,13 +69,13 @@ class FakeEngine:
                 yield from rawjson(
                     f"w{i}",
                     f"[{prefix}{self.stage if failing else 'stage-0'} 2/2] RUN b",
-                    error="exit code: 1" if failing else "",
+                    error=self.error if failing else "",
                 )
             else:
                 yield f"#{i + 1} [{prefix}stage-0 1/2] RUN a"
                 yield f"#{i + 1} CACHED"
                 yield f"#{i + 10} [{prefix}{self.stage if failing else 'stage-0'} 2/2] RUN b"
-                yield f"#{i + 10} ERROR: exit code: 1" if failing else f"#{i + 10} DONE 0.1s"
+                yield f"#{i + 10} ERROR: {self.error}" if failing else f"#{i + 10} DONE 0.1s"
             if not failing:
                 meta[t] = {"containerimage.digest": f"sha256:{t:0>64}"[-71:]}
         if any(t in self.failing for t in targets):
@@ -290,6 +292,30 @@ def test_a_deps_stage_failing_under_a_runtime_target_fails_deps(
     assert len(fake.calls) == 1, "no further bake after deps failed"
     assert {t: d["status"] for t, d in data.items()} == dict.fromkeys(data, "failed")
     assert data["runtime-debian-bookworm"]["reason"] == "blocked by deps"
+
+
+PUSH_REFUSED = (
+    "failed to push 127.0.0.1:5000/openhands/runtime-deps:abc: unexpected status from PUT "
+    "request to http://127.0.0.1:5000/v2/openhands/runtime-deps/blobs/uploads/: 401 Unauthorized"
+)
+
+
+def test_a_push_refused_for_its_login_is_an_engine_error(
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """Every target failed because the registry refused the login: one line naming it
+    and `docker login`, exit 3 (not 4: nothing is wrong with the build)."""
+    fake = FakeEngine(failing={"deps"}, error=PUSH_REFUSED)
+    install(monkeypatch, fake)
+    with pytest.raises(RegistryLoginError) as err:
+        run_bake(prepared, output=tmp_path / "b", push=True, progress="quiet")
+    assert err.value.exit_code == 3
+    msg = str(err.value)
+    assert msg.startswith("127.0.0.1:5000: the registry refused the login for 127.0.0.1:5000/")
+    assert "run `docker login 127.0.0.1:5000`" in msg and "\n" not in msg
+    assert isinstance(err.value.results, list)  # the summary still shows every target
 
 
 def test_unwritable_metadata_is_one_error_line(
