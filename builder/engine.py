@@ -268,6 +268,12 @@ class RegistryFailure:
         return self.kind == "transient"
 
 
+def transient_registry_error(text: str) -> bool:
+    """Whether a build's error line is a registry failure worth another try (a 5xx or
+    429 answer, a reset or refused connection), not a failed step."""
+    return bool(_TRANSIENT.search(text)) and not any(m in text.lower() for m in _AUTH_ERRORS)
+
+
 def registry_failure(ref: str, text: str) -> RegistryFailure | None:
     """What buildx's error ``text`` for ``ref`` means (None: not found, it is absent)."""
     low = text.lower()

@@ -176,6 +176,8 @@ def _run(
     out = list(results.values())
     try:
         _keep_going(plan, prepared, todo, results, bake, logs)
+        if "*.output" not in overrides or overrides["*.output"] != "type=cacheonly":
+            _export_cache_again(out, functools.partial(bake, overrides=CACHE_ONLY), logs)
     except KeyboardInterrupt:
         for r in out:
             if r.status == "pending":
@@ -201,6 +203,32 @@ def _run(
     return out
 
 
+CACHE_ONLY = {"*.output": "type=cacheonly"}
+
+
+def _export_cache_again(
+    out: Sequence[TargetResult], bake: Callable[[list[str]], bool], logs: _LogFiles
+) -> None:
+    """A target built whose registry cache export failed (ignored by the bake: the image
+    is fine) exports it again on its own, from the builder's cache, pushing nothing.
+    Exports of one bake run side by side and upload the same layers to one repository;
+    the registry then and again refuses one of them ("blob unknown", seen for the deps
+    cache in CI), and the next run would find no cache. Its figures stay the build's."""
+    for r in out:
+        if r.status != "built" or not r.cache_error:
+            continue
+        first = r.cache_error
+        logs.write(r.name, f"cache export failed ({first}); exporting it again on its own")
+        kept = (r.steps, r.cached, r.seconds, r.state, r.current, r.log)
+        r.reset()
+        ok = bake([r.name])
+        again = r.cache_error
+        r.steps, r.cached, r.seconds, r.state, r.current, r.log = kept
+        r.status = "built"  # the image was pushed before; only its cache is at stake
+        r.cache_error = "" if ok and not again else (again or first)
+        logs.write(r.name, f"cache export {'done' if not r.cache_error else 'failed again'}")
+
+
 def _registry_refused(failed: Sequence[TargetResult]) -> str:
     """The one-line error when a failed target's push (or pull) was refused for its login
     or the registry's certificate: the same for every target then, so it is said once."""
@@ -214,6 +242,15 @@ def _registry_refused(failed: Sequence[TargetResult]) -> str:
     return ""
 
 
+def _transient(r: TargetResult) -> bool:
+    """The target failed on a transient registry error (its last error lines say so)."""
+    errors = [line for line in r.log[-LOG_SCAN:] if "ERROR" in line or "error" in line]
+    if any("exit code:" in line or "did not complete successfully" in line for line in errors):
+        return False  # a step failed: that is the build's own failure
+    return any(engine.transient_registry_error(line) for line in errors)
+
+
+RETRY_DELAYS = (2.0, 6.0)  # seconds before each new try of a target a registry failed
 LOG_SCAN = 40  # lines of a failed target's log searched for a registry refusal
 _REFUSAL = re.compile(r"401 Unauthorized|403 Forbidden|failed to authorize|x509:", re.I)
 
@@ -230,6 +267,7 @@ def _keep_going(
     without the failed targets (and without the runtime targets of a failed deps)."""
     deps_of = {r.name: r.deps_target for r in plan.runtime}
     deps_stages = _stages(prepared, "deps.Dockerfile") - _stages(prepared, "runtime.Dockerfile")
+    tries: dict[str, int] = {}
     pending = todo
     while pending:
         if bake(pending):
@@ -241,6 +279,19 @@ def _keep_going(
                     results[n].reset()
                     bake([n])
             return
+        # A registry that answered 5xx or 429, or dropped the connection: the target is
+        # baked again (what it pushed is not sent twice), a bounded number of times.
+        again = {
+            n for n in failed if tries.get(n, 0) < len(RETRY_DELAYS) and _transient(results[n])
+        }
+        for n in sorted(again):
+            tries[n] = tries.get(n, 0) + 1
+            logs.write(
+                n,
+                f"transient registry error; baking it again in {RETRY_DELAYS[tries[n] - 1]} s "
+                f"(try {tries[n] + 1} of {len(RETRY_DELAYS) + 1})",
+            )
+        failed -= again
         # A runtime target that failed in a deps stage (its `target:` context) means the
         # deps target failed: report it there.
         bad_deps = {n for n in failed if n not in deps_of}
@@ -255,6 +306,8 @@ def _keep_going(
                 r.status, r.state, r.reason = "failed", "failed", f"blocked by {deps_of[n]}"
                 logs.write(n, f"not built: {r.reason} (log: {logs.path(deps_of[n])})")
         pending = [n for n in pending if results[n].status not in ("built", "failed")]
+        if again:
+            time.sleep(max(RETRY_DELAYS[tries[n] - 1] for n in again))
         for n in pending:
             results[n].reset()
 

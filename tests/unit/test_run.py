@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from builder import engine
+from builder import run as run_module
 from builder.builders import BuilderInfo
 from builder.config import load_config
 from builder.errors import BuildError, EngineError, OutputError, RegistryLoginError
@@ -30,8 +31,10 @@ class FakeEngine:
         stage: str = "stage-0",
         cache_miss: bool = False,
         error: str = "exit code: 1",
+        cache_fail: int = 0,
     ) -> None:
         self.error = error  # what the failing step says
+        self.cache_fail = cache_fail  # bakes whose deps cache export the registry refuses
         self.cache_miss = cache_miss  # no registry cache yet: buildx reports ERROR … not found
         self.existing = set(existing)
         self.failing = set(failing)
@@ -76,6 +79,10 @@ class FakeEngine:
                 yield f"#{i + 1} CACHED"
                 yield f"#{i + 10} [{prefix}{self.stage if failing else 'stage-0'} 2/2] RUN b"
                 yield f"#{i + 10} ERROR: {self.error}" if failing else f"#{i + 10} DONE 0.1s"
+            if t == "deps" and self.cache_fail and progress != "rawjson":
+                self.cache_fail -= 1
+                yield f"#{i + 40} [{prefix.strip()}] exporting cache to registry"
+                yield f"#{i + 40} ERROR: error writing manifest blob: 400 Bad Request"
             if not failing:
                 meta[t] = {"containerimage.digest": f"sha256:{t:0>64}"[-71:]}
         if any(t in self.failing for t in targets):
@@ -316,6 +323,105 @@ def test_a_push_refused_for_its_login_is_an_engine_error(
     assert msg.startswith("127.0.0.1:5000: the registry refused the login for 127.0.0.1:5000/")
     assert "run `docker login 127.0.0.1:5000`" in msg and "\n" not in msg
     assert isinstance(err.value.results, list)  # the summary still shows every target
+
+
+PUSH_500 = (
+    "failed to push 127.0.0.1:5000/openhands/runtime:x: unexpected status from PUT request to "
+    "http://127.0.0.1:5000/v2/openhands/runtime/manifests/x: 500 Internal Server Error"
+)
+
+
+class Flaky(FakeEngine):
+    """The registry fails the pushes of ``failing`` for the first ``times`` bakes."""
+
+    def __init__(self, times: int, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.times = times
+
+    def bake_stream(self, *args: Any, **kw: Any) -> Iterator[str]:
+        if len(self.calls) >= self.times:
+            self.failing = set()
+        return super().bake_stream(*args, **kw)
+
+
+def test_a_transient_registry_error_is_baked_again(
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    fake = Flaky(2, failing={"runtime-busybox"}, error=PUSH_500)
+    install(monkeypatch, fake)
+    slept: list[float] = []
+    monkeypatch.setattr(run_module.time, "sleep", slept.append)
+    results = run_bake(prepared, output=tmp_path / "b", push=True, progress="quiet")
+    assert {r.name: r.status for r in results}["runtime-busybox"] == "built"
+    # buildx stops the others when one fails: each try bakes what had not finished.
+    assert fake.calls == [["deps", "runtime-debian-bookworm", "runtime-busybox"]] * 3
+    assert slept == list(run_module.RETRY_DELAYS)
+    log = (tmp_path / "b" / "logs" / "runtime-busybox.log").read_text()
+    assert "transient registry error; baking it again in 2.0 s (try 2 of 3)" in log
+
+
+def test_a_registry_failing_every_try_fails_the_target(
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    fake = Flaky(99, failing={"runtime-busybox"}, error=PUSH_500)
+    install(monkeypatch, fake)
+    monkeypatch.setattr(run_module.time, "sleep", lambda s: None)
+    with pytest.raises(BuildError) as err:
+        run_bake(prepared, output=tmp_path / "b", push=True, progress="quiet")
+    # The first bake and one per retry, then the rest without it.
+    assert len(fake.calls) == 1 + len(run_module.RETRY_DELAYS) + 1
+    assert fake.calls[-1] == ["deps", "runtime-debian-bookworm"]
+    assert {r.name: r.status for r in err.value.results}["runtime-busybox"] == "failed"
+
+
+def test_a_failed_step_is_never_retried(
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    fake = Flaky(99, failing={"runtime-busybox"})  # exit code: 1
+    install(monkeypatch, fake)
+    with pytest.raises(BuildError):
+        run_bake(prepared, output=tmp_path / "b", push=True, progress="quiet")
+    assert fake.calls[1:] == [["deps", "runtime-debian-bookworm"]]  # never busybox again
+
+
+def test_a_failed_cache_export_is_done_again_on_its_own(
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    fake = FakeEngine(cache_fail=1)
+    install(monkeypatch, fake)
+    meta = tmp_path / "meta.json"
+    results = run_bake(
+        prepared, output=tmp_path / "b", push=True, metadata_file=meta, progress="quiet"
+    )
+    assert fake.calls == [["deps", "runtime-debian-bookworm", "runtime-busybox"], ["deps"]]
+    assert fake.options[1]["overrides"] == {"*.output": "type=cacheonly"}
+    assert fake.options[1]["push"] is False  # nothing is pushed again
+    deps = {r.name: r for r in results}["deps"]
+    assert deps.status == "built" and deps.cache_error == ""
+    assert deps.digest  # the build's own figures stay
+    log = (tmp_path / "b" / "logs" / "deps.log").read_text()
+    assert "exporting it again on its own" in log and "cache export done" in log
+
+
+def test_a_cache_export_failing_again_is_reported(
+    prepared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    fake = FakeEngine(cache_fail=2)
+    install(monkeypatch, fake)
+    results = run_bake(prepared, output=tmp_path / "b", push=True, progress="quiet")
+    deps = {r.name: r for r in results}["deps"]
+    assert deps.status == "built" and "400 Bad Request" in deps.cache_error
+    assert len(fake.calls) == 2
 
 
 def test_unwritable_metadata_is_one_error_line(
