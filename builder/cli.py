@@ -449,10 +449,9 @@ def merge(
     Each run baked one platform (`bake --push --platform P --metadata-file F`, any
     number of shards, any runners); every target they name gets the tag a
     multi-platform bake of the config pushes, an index of those images (docs/ci.md)."""
-    from rich.console import Console
-
     from builder import engine
     from builder.config import load_config, resolve_config_path
+    from builder.console import out
     from builder.errors import EngineError
     from builder.merge import plan_merge, read_metadata
     from builder.plan import Selection
@@ -464,7 +463,6 @@ def merge(
     merges = plan_merge(
         lambda platforms: prepare(cfg, Selection(platforms=platforms)).plan, read, cfg.path
     )
-    out = Console(soft_wrap=True, highlight=False)
     mirrors, cidrs, hosts = ([], [], []) if dry_run else engine.registry_settings()
     client = Client(mirrors=mirrors, insecure_cidrs=cidrs, insecure_hosts=hosts)
 

@@ -15,7 +15,7 @@ from rich.text import Text
 from builder.plan import Plan
 from builder.progress import TargetResult
 
-out = Console(highlight=False, soft_wrap=False)
+out = Console(highlight=False, soft_wrap=True)  # a line of text is never wrapped
 err = Console(stderr=True, highlight=False)
 
 

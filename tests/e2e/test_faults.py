@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.request
 from pathlib import Path
-from typing import Any
+from subprocess import STDOUT
+from typing import IO, Any
 
 from tests.conftest import BASE_CONFIG
 from tests.e2e import registry
@@ -81,3 +83,43 @@ def test_transient_registry_errors_are_retried(
             f["bytes re-pushed"] = str(after[1] - before[1])
         assert {d["status"] for d in json.loads(meta.read_text())} == {"exists"}
         assert after == before
+
+
+def test_two_bakes_of_one_config_at_once(
+    baked: dict[str, object], tmp_path: Path, app_dir: Path
+) -> None:
+    """The same config baked twice at once (two CI jobs, two terminals), each into an
+    output directory of its own: both finish, push the same tags (content hashes), and
+    every blob under them is there."""
+    (app_dir / "action_server" / "__init__.py").write_text(f"# {tmp_path.name}\n")
+    head = BASE_CONFIG.replace(
+        'platforms = ["linux/amd64", "linux/arm64"]', 'platforms = ["linux/amd64"]'
+    )
+    cfg = tmp_path / "builder.toml"
+    cfg.write_text(
+        head + '[[bases]]\nimage = "127.0.0.1:5000/oh-test/busybox:static"\nname = "busybox"\n'
+    )
+    lock_config(cfg)
+    with timed("two bakes of one config at once (amd64, busybox), each its own output") as f:
+        logs = [(LOGS / f"bake-twice-{i}.log").open("w") for i in (1, 2)]
+
+        def start(i: int, log: IO[str]) -> subprocess.Popen[bytes]:
+            out = ["--output", str(tmp_path / f"build-{i}")]
+            meta = ["--metadata-file", str(tmp_path / f"meta-{i}.json")]
+            cmd = [OH, "bake", "--push", "--builder", DAEMON, "-c", str(cfg), *out, *meta]
+            return subprocess.Popen([*cmd, "--progress", "plain"], stdout=log, stderr=STDOUT)
+
+        procs = [start(i, log) for i, log in zip((1, 2), logs, strict=True)]
+        codes = [p.wait(timeout=1800) for p in procs]
+        for log in logs:
+            log.close()
+        f["exit codes"] = ", ".join(map(str, codes))
+    assert codes == [0, 0], [(LOGS / f"bake-twice-{i}.log").read_text()[-2000:] for i in (1, 2)]
+    runs = [
+        {d["target"]: d for d in json.loads((tmp_path / f"meta-{i}.json").read_text())}
+        for i in (1, 2)
+    ]
+    assert {t: d["ref"] for t, d in runs[0].items()} == {t: d["ref"] for t, d in runs[1].items()}
+    for d in runs[0].values():
+        assert {r[d["target"]]["status"] for r in runs} <= {"built", "exists"}, runs
+        assert not missing_blobs(str(d["ref"])), d["ref"]

@@ -12,6 +12,7 @@ with the image's own Python in a second container sharing the server's network.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -90,6 +91,22 @@ def client(ref: str, *args: str, network: str | None = None, timeout: float = 30
     return out.strip().splitlines()[-1]
 
 
+@functools.cache
+def _v0_command(mode: tuple[str, ...], ref: str) -> tuple[str, ...]:
+    return tuple(json.loads(client(ref, "command", *mode)))
+
+
+def v0_command(ref: str, *mode: str) -> list[str]:
+    """The command OpenHands' DockerRuntime computes for MODE (its own code, run in the
+    image by v0_client.py). It is the profile's, the same in every image of one bake:
+    computed once per mode, from the first image asked."""
+    first = _V0_COMMAND_REF.setdefault(mode, ref)
+    return list(_v0_command(mode, first))
+
+
+_V0_COMMAND_REF: dict[tuple[str, ...], str] = {}
+
+
 def start_as_docker_runtime(
     ref: str, name: str, platform: str, command: list[str], options: tuple[str, ...] = ()
 ) -> None:
@@ -129,7 +146,7 @@ def start_and_drive(
     mode shares: the command's output, its uid (0 in root mode, else the image's
     openhands user, 1000) and directory, the files, the agent's environment (``login``:
     V0 opens the agent's shell through su)."""
-    command = json.loads(client(ref, "command", *mode))
+    command = v0_command(ref, *mode)
     assert command[:6] == [
         "/openhands/micromamba/bin/micromamba", "run", "-n", "openhands", "poetry", "run",
     ], command  # fmt: skip
@@ -284,7 +301,7 @@ def test_openhands_v0_as_root_without_capabilities(
         ref, container, "debian-bookworm", "linux/amd64", "root",
         options=ROOT_RESTRICTIONS, login=False,
     )  # fmt: skip
-    command = json.loads(client(ref, "command"))
+    command = v0_command(ref)
     t0 = time.monotonic()
     r = sh(
         "docker", "run", "--rm", "--init", "--entrypoint", "", "-w", "/openhands/code/",

@@ -1,5 +1,5 @@
 """A registry like a real one: TLS with a CA of its own and htpasswd logins
-(tests/engine/engine.sh starts it on 127.0.0.1:5443). Everything that talks to a
+(tests/engine/engine.sh starts it as oh-registry.test:5443). Everything that talks to a
 registry works against it once logged in; without a login, or with a wrong password,
 a bake or a lock stops at once with one line naming the registry and `docker login`."""
 
@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BASE_CONFIG
-from tests.e2e.conftest import BIN, DAEMON, LOGS, sh
+from tests.e2e.conftest import BIN, DAEMON, LOGS, REPO, sh
 from tests.e2e.timings import timed
 
 OH = str(BIN / "oh-builder")
-HOST = "127.0.0.1:5443"
+HOST = "oh-registry.test:5443"  # tests/engine/engine.sh: 127.0.0.1 in /etc/hosts
 TLS_DIR = Path(os.environ.get("OH_ENGINE_DIR", "/var/lib/oh-builder-engine")) / "registry-tls"
 USER = "oh-test"
 BASE = f"{HOST}/oh-test/busybox:static"
@@ -61,7 +61,7 @@ def tls_config(tmp_path: Path) -> Path:
 
 
 def test_bake_lock_verify_against_a_tls_registry_with_logins(
-    baked: dict[str, object], password: str, tmp_path: Path, app_dir: Path
+    baked: dict[str, object], password: str, tmp_path: Path
 ) -> None:
     env = docker_config(tmp_path / "docker", password)
     # `docker login` itself, through dockerd (which trusts the CA by certs.d).
@@ -72,6 +72,9 @@ def test_bake_lock_verify_against_a_tls_registry_with_logins(
     sh("docker", "buildx", "imagetools", "create", "-t", BASE,
        "127.0.0.1:5000/oh-test/busybox:static", env=env)  # fmt: skip
     cfg = tls_config(tmp_path)
+    # The sample app (verify starts it), its source new on every run: new runtime tags.
+    shutil.copytree(REPO / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "app" / "action_server" / "nonce.py").write_text(f"# {tmp_path}\n")
     lock = sh(OH, "lock", "-c", str(cfg), env=env)
     assert "2 image(s), 2 resolved" in lock.stdout, lock.stdout
     out = ["--output", str(tmp_path / "build"), "-c", str(cfg)]
@@ -80,7 +83,8 @@ def test_bake_lock_verify_against_a_tls_registry_with_logins(
         sh(OH, "bake", "--push", "--builder", DAEMON, "--progress", "plain", *out,
            "--metadata-file", str(meta), env=env, log=LOGS / "tls-bake.log")  # fmt: skip
     log = (LOGS / "tls-bake.log").read_text()
-    assert {d["status"] for d in json.loads(meta.read_text())} == {"built"}
+    status = {d["target"]: d["status"] for d in json.loads(meta.read_text())}
+    assert status["runtime-busybox"] == "built" and status["deps"] in ("built", "exists"), status
     assert "exporting cache to registry" in log and "ERROR (ignored)" not in log, log[-3000:]
     # Skip-existing reads the registry with the login: nothing is built again.
     with timed("bake again to the TLS registry: every tag exists"):
@@ -92,7 +96,10 @@ def test_bake_lock_verify_against_a_tls_registry_with_logins(
        "plain", *out, env=env, log=LOGS / "tls-runtime-forced.log")  # fmt: skip
     forced = (LOGS / "tls-runtime-forced.log").read_text()
     assert f"importing cache manifest from {HOST}/openhands/runtime-cache" in forced, forced[-3000:]
-    assert "failed to configure registry cache importer" not in forced, forced[-3000:]
+    for key in ("deps-amd64--main", "runtime-busybox-amd64--main"):  # what the bake exported
+        ref = f"{HOST}/openhands/runtime-cache:{key}"
+        assert f"importing cache manifest from {ref}" in forced, forced[-3000:]
+        assert f"registry cache importer: {ref}" not in forced, forced[-3000:]
     # verify pulls the image through dockerd with the login.
     tags = json.loads(sh(OH, "tags", "--json", "-c", str(cfg), env=env).stdout)
     r = sh(OH, "verify", "--json", tags["runtime"][BASE], env=env, check=False)

@@ -17,7 +17,7 @@ BUILDER="${OH_BUILDKITD_BUILDER:-oh-buildkitd}"
 OLD_BUILDX_CONFIG="${OLD_BUILDX_CONFIG:-$CACHE_DIR/buildx-0.13}"
 REGISTRY_ADDR="127.0.0.1:5000"
 # The TLS registry's CA (engine.sh makes it under the engine's state directory).
-TLS_REGISTRY_ADDR="127.0.0.1:5443"
+TLS_REGISTRY_ADDR="oh-registry.test:5443"
 FLAKY_REGISTRY_ADDR="127.0.0.1:5001"
 TLS_CA="${OH_TLS_CA:-${OH_MAIN_ENGINE_DIR:-/var/lib/oh-builder-engine}/registry-tls/ca.crt}"
 SOCK="$RUN_DIR/buildkitd.sock"
@@ -75,10 +75,11 @@ write_config() {
   insecure = true
 [registry."$TLS_REGISTRY_ADDR"]
   ca = ["$TLS_CA"]
-# The e2e suite's fault-injecting proxy in front of $REGISTRY_ADDR (tests/e2e/faults.py).
+# The e2e suite's fault-injecting proxy in front of $REGISTRY_ADDR (tests/e2e/faults.py):
+# plain HTTP only (with insecure = true BuildKit tries HTTPS first and, after an answer
+# it did not like, reports that try's TLS error instead of the registry's).
 [registry."$FLAKY_REGISTRY_ADDR"]
   http = true
-  insecure = true
 TOML
   if cmp -s "$STATE_DIR/buildkitd.toml.new" "$STATE_DIR/buildkitd.toml"; then
     rm "$STATE_DIR/buildkitd.toml.new"

@@ -11,8 +11,10 @@ STATE_DIR="${OH_ENGINE_DIR:-/var/lib/oh-builder-engine}"
 LOG_DIR="${OH_ENGINE_LOG_DIR:-/var/log/oh-builder}"
 CACHE_DIR="${OH_CACHE_DIR:-/var/cache/oh-builder}"
 REGISTRY_ADDR="127.0.0.1:5000"
-# A registry like a real one beside it: TLS with a CA made here, htpasswd logins.
-TLS_REGISTRY_ADDR="127.0.0.1:5443"
+# A registry like a real one beside it: TLS with a CA made here, htpasswd logins, under
+# a name (/etc/hosts: 127.0.0.1): buildx speaks plain HTTP to any loopback address.
+TLS_REGISTRY_NAME="oh-registry.test"
+TLS_REGISTRY_ADDR="$TLS_REGISTRY_NAME:5443"
 TLS_DIR="$STATE_DIR/registry-tls"
 TLS_USER="oh-test"
 MIN_BUILDX="0.11"
@@ -234,13 +236,15 @@ PY
 # buildkitd.sh) and buildx's own registry calls, imagetools (the system's store).
 ensure_tls_material() {
   mkdir -p "$TLS_DIR/data"
-  if [ ! -s "$TLS_DIR/server.crt" ]; then
+  grep -qE "^127\.0\.0\.1[[:space:]]+$TLS_REGISTRY_NAME\$" /etc/hosts \
+    || printf '127.0.0.1\t%s\n' "$TLS_REGISTRY_NAME" >>/etc/hosts
+  if [ ! -s "$TLS_DIR/server.crt" ] || ! grep -qs "$TLS_REGISTRY_NAME" "$TLS_DIR/server.ext"; then
     say "making a test CA and a certificate for $TLS_REGISTRY_ADDR ($TLS_DIR)"
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=oh-builder test CA" \
       -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" 2>>"$LOG_DIR/registry-tls.log"
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$TLS_REGISTRY_NAME" \
       -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" 2>>"$LOG_DIR/registry-tls.log"
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    printf 'subjectAltName=DNS:%s,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$TLS_REGISTRY_NAME" \
       >"$TLS_DIR/server.ext"
     openssl x509 -req -days 3650 -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" \
       -CAcreateserial -extfile "$TLS_DIR/server.ext" -out "$TLS_DIR/server.crt" 2>>"$LOG_DIR/registry-tls.log" \
@@ -272,7 +276,7 @@ storage:
   delete:
     enabled: true
 http:
-  addr: $TLS_REGISTRY_ADDR
+  addr: 127.0.0.1:5443
   tls:
     certificate: $TLS_DIR/server.crt
     key: $TLS_DIR/server.key
@@ -281,6 +285,10 @@ auth:
     realm: oh-builder-test
     path: $TLS_DIR/htpasswd
 YML
+  if [ -f "$TLS_DIR/registry.pid" ] && kill -0 "$(cat "$TLS_DIR/registry.pid")" 2>/dev/null; then
+    kill "$(cat "$TLS_DIR/registry.pid")"  # an earlier certificate or config
+    sleep 1
+  fi
   say "starting registry on $TLS_REGISTRY_ADDR with TLS and logins (log: $LOG_DIR/registry-tls.log)"
   setsid nohup docker-registry serve "$TLS_DIR/registry.yml" >>"$LOG_DIR/registry-tls.log" 2>&1 &
   echo $! >"$TLS_DIR/registry.pid"
