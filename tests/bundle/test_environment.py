@@ -264,3 +264,42 @@ def test_the_sample_app_gives_its_shell_the_base_environment() -> None:
         assert got["self"]["KEPT"] == "/x/kept"
         agent = {k: v for k, v in got["agent"].items() if k != "LC_CTYPE"}
         assert agent == base
+
+
+def v0_args(args: list[str], uid: int | None) -> tuple[list[str], str]:
+    """oh-v0-user.sh's oh_v0_args with the host's bash, as ``uid`` (None: root)."""
+    script = (
+        f'. {SHARE}/oh-v0-user.sh; oh_v0_args micromamba "$@"; printf "%s\\n" "${{OH_V0_ARGS[@]}}"'
+    )
+    cmd = ["bash", "--norc", "--noprofile", "-c", script, "bash", *args]
+    if uid is not None:
+        cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *cmd]
+    run = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return run.stdout.splitlines(), run.stderr
+
+
+def test_v0_gives_the_agent_files_to_the_uid_it_runs_as() -> None:
+    """DockerRuntime passes --user-id 1000; V0 chowns what the agent writes to it, which
+    only root may do: started as uid 4242, V0 is told 4242 (one line says so)."""
+    args = [
+        "run",
+        "-n",
+        "openhands",
+        "python",
+        "-u",
+        "-m",
+        "x",
+        "--user-id",
+        "1000",
+        "--username",
+        "openhands",
+    ]
+    assert v0_args(args, None) == (args, "")
+    got, said = v0_args(args, 4242)
+    assert got == [*args[:8], "4242", *args[9:]]
+    assert said.splitlines() == [
+        "micromamba: started as uid 4242, not V0's --user-id 1000: the agent's files are uid 4242's"
+    ]
+    assert v0_args(args, 1000) == (args, "")  # the image's openhands user: as it is
+    got, _ = v0_args(["--user-id=1000"], 4242)
+    assert got == ["--user-id=4242"]
