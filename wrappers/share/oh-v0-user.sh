@@ -59,28 +59,3 @@ oh_v0_user() {
     exit 78
   fi
 }
-
-# oh_v0_args PROGRAM ARGS...: V0's command line with its --user-id made this process's
-# uid when it is not root (in OH_V0_ARGS). V0 gives what the agent writes to --user-id
-# (DockerRuntime passes 1000), and only root may give a file away: started as another
-# uid (a sandbox's --user 4242), the agent's files are that uid's, said in one line.
-oh_v0_args() {
-  local prog=$1 arg next=0
-  shift
-  OH_V0_ARGS=()
-  for arg in "$@"; do
-    if ((next)); then
-      next=0
-      if ((EUID != 0)) && [[ $arg != "$EUID" ]]; then
-        echo "$prog: started as uid $EUID, not V0's --user-id $arg: the agent's files are uid $EUID's" >&2
-        arg=$EUID
-      fi
-    elif [[ $arg == --user-id ]]; then
-      next=1
-    elif [[ $arg == --user-id=* ]] && ((EUID != 0)) && [[ ${arg#--user-id=} != "$EUID" ]]; then
-      echo "$prog: started as uid $EUID, not V0's ${arg}: the agent's files are uid $EUID's" >&2
-      arg=--user-id=$EUID
-    fi
-    OH_V0_ARGS+=("$arg")
-  done
-}
