@@ -1,16 +1,21 @@
-"""A registry that fails now and then: an HTTP proxy in front of the local registry that
-answers every N-th request with 500 or 429 (alternately, up to a limit) instead of
-passing it on, for the fault table (docs/reliability.md)."""
+"""Registries that fail, for the fault table (docs/reliability.md): an HTTP proxy in
+front of the local registry that answers every N-th request with 500 or 429
+(alternately, up to a limit) instead of passing it on, and a registry of its own that a
+test can kill and start again, on a disk it chooses."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import subprocess
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"}
 CHUNK = 1 << 20
@@ -128,3 +133,57 @@ def flaky_registry(listen: str, upstream: str, faults: Faults) -> Iterator[Fault
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class ScratchRegistry:
+    """A registry of its own (``docker-registry serve``, plain HTTP on ``addr``) whose
+    process a test may kill and start again, on storage it chooses (a small tmpfs)."""
+
+    addr: str
+    root: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        config = self.root.parent / f"{self.root.name}.yml"
+        config.write_text(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {self.root}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: {self.addr}\n"
+        )
+        with self.log.open("a") as out:
+            self.proc = subprocess.Popen(
+                ["docker-registry", "serve", str(config)], stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://{self.addr}/v2/", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise AssertionError(f"the scratch registry on {self.addr} did not start; see {self.log}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def stored(self) -> int:
+        """Bytes of blob data on its disk."""
+        blobs = self.root / "docker/registry/v2/blobs"
+        return sum(p.stat().st_size for p in blobs.rglob("data")) if blobs.is_dir() else 0
+
+
+@contextmanager
+def scratch_registry(addr: str, root: Path, log: Path) -> Iterator[ScratchRegistry]:
+    root.mkdir(parents=True, exist_ok=True)
+    registry = ScratchRegistry(addr=addr, root=root, log=log)
+    registry.start()
+    try:
+        yield registry
+    finally:
+        registry.kill()

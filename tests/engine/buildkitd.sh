@@ -19,6 +19,7 @@ REGISTRY_ADDR="127.0.0.1:5000"
 # The TLS registry's CA (engine.sh makes it under the engine's state directory).
 TLS_REGISTRY_ADDR="oh-registry.test:5443"
 FLAKY_REGISTRY_ADDR="127.0.0.1:5001"
+SCRATCH_REGISTRY_ADDR="127.0.0.1:5002"
 TLS_CA="${OH_TLS_CA:-${OH_MAIN_ENGINE_DIR:-/var/lib/oh-builder-engine}/registry-tls/ca.crt}"
 SOCK="$RUN_DIR/buildkitd.sock"
 
@@ -79,6 +80,9 @@ write_config() {
 # plain HTTP only (with insecure = true BuildKit tries HTTPS first and, after an answer
 # it did not like, reports that try's TLS error instead of the registry's).
 [registry."$FLAKY_REGISTRY_ADDR"]
+  http = true
+# A registry of its own that the fault tests kill and fill (tests/e2e/faults.py).
+[registry."$SCRATCH_REGISTRY_ADDR"]
   http = true
 TOML
   if cmp -s "$STATE_DIR/buildkitd.toml.new" "$STATE_DIR/buildkitd.toml"; then

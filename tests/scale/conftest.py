@@ -6,11 +6,18 @@ import os
 
 import pytest
 
-from tests.e2e.conftest import engine, sh
+from tests.e2e.conftest import engine, pytest_terminal_summary, sh
 
-__all__ = ["engine", "runner2"]
+__all__ = ["engine", "pytest_terminal_summary", "runner2"]
 
 RUNNER2 = os.environ.get("OH_E2E_RUNNER2", "oh-runner2")
+# Where `make runner2` keeps it (Makefile): its state (pid file), socket and log.
+RUNNER2_ENV = {
+    "OH_ENGINE_DIR": f"/var/lib/oh-builder-engine/{RUNNER2}",
+    "OH_BUILDKITD_RUN_DIR": f"/run/oh-builder/{RUNNER2}",
+    "OH_ENGINE_LOG_DIR": f"/var/log/oh-builder/{RUNNER2}",
+    "OH_BUILDKITD_BUILDER": RUNNER2,
+}
 
 
 @pytest.fixture(scope="session")

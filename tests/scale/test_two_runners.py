@@ -56,6 +56,7 @@ def scale_config(tmp_path: Path) -> Path:
 
 def test_shards_on_two_runners_share_only_the_registry(runner2: str, tmp_path: Path) -> None:
     cfg = scale_config(tmp_path)
+    sh("docker", "buildx", "prune", "-af", "--builder", runner2)  # nothing of its own
     # A cache branch of this run's own: what the second runner imports is what this
     # run's deps jobs exported, nothing older.
     branch = ["--cache-branch", f"scale-{uuid.uuid4().hex[:8]}"]
