@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -264,3 +266,41 @@ def test_the_sample_app_gives_its_shell_the_base_environment() -> None:
         assert got["self"]["KEPT"] == "/x/kept"
         agent = {k: v for k, v in got["agent"].items() if k != "LC_CTYPE"}
         assert agent == base
+
+
+def v0_args(args: list[str], uid: int | None, passwd: Path) -> tuple[list[str], str]:
+    """oh-v0-user.sh's oh_v0_args with the host's bash, as ``uid`` (None: root)."""
+    script = (
+        f". {SHARE}/oh-env.sh; OH_PASSWD={passwd}; . {SHARE}/oh-v0-user.sh; "
+        'oh_v0_args micromamba "$@"; '
+        'printf "%s\\n" "${OH_V0_ARGS[@]}" "USER=${USER:-}"'
+    )
+    cmd = ["bash", "--norc", "--noprofile", "-c", script, "bash", *args]
+    if uid is not None:
+        cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *cmd]
+    env = {"PATH": "/usr/bin:/bin"}
+    run = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+    return run.stdout.splitlines(), run.stderr
+
+
+def test_v0_as_an_arbitrary_uid_runs_the_agent_as_that_uid() -> None:
+    """DockerRuntime asks for --username openhands --user-id 1000; started as 4242, V0 is
+    given a user of that uid (V0 then gives the agent's files to 4242, as it may)."""
+    # Readable by the uids the test runs as (pytest's tmp_path is root's alone).
+    fd, name = tempfile.mkstemp(dir="/tmp", prefix="oh-passwd-")
+    os.close(fd)
+    passwd = Path(name)
+    passwd.write_text(
+        "root:x:0:0::/root:/bin/bash\nopenhands:x:1000:1000::/home/openhands:/bin/bash\n"
+    )
+    passwd.chmod(0o644)
+    args = ["run", "python", "-m", "x", "--username", "openhands", "--user-id", "1000"]
+    assert v0_args(args, None, passwd) == ([*args, "USER="], "")
+    assert v0_args(args, 1000, passwd) == ([*args, "USER="], "")  # the image's openhands
+    got, said = v0_args(args, 4242, passwd)
+    assert got == [*args[:5], "uid4242", "--user-id", "4242", "USER=uid4242"]
+    assert said.splitlines() == [
+        "micromamba: started as uid 4242, not as 'openhands': V0 runs the agent as uid4242"
+        " (uid 4242), whose files are its own"
+    ]
+    passwd.unlink()

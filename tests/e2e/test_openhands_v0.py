@@ -105,6 +105,7 @@ def v0_command(ref: str, *mode: str) -> list[str]:
 
 
 _V0_COMMAND_REF: dict[tuple[str, ...], str] = {}
+AGENT_UID = 1000  # the image's openhands user, whom V0 runs the agent as by default
 
 
 def start_as_docker_runtime(
@@ -139,13 +140,14 @@ def start_and_drive(
     *mode: str,
     options: tuple[str, ...] = (),
     login: bool = True,
+    uid: int = AGENT_UID,
 ) -> dict[str, object]:
     """Start the image as DockerRuntime does, with the command OpenHands computes (MODE:
     ``root`` for run_as_openhands = false, ``browser`` for enable_browser) and a sandbox's
     docker run ``options``, and drive it with ActionExecutionClient; the checks every
-    mode shares: the command's output, its uid (0 in root mode, else the image's
-    openhands user, 1000) and directory, the files, the agent's environment (``login``:
-    V0 opens the agent's shell through su)."""
+    mode shares: the command's output, its uid (0 in root mode, else ``uid``: the image's
+    openhands user, or the uid a sandbox starts the container as) and directory, the
+    files, the agent's environment (``login``: V0 opens the agent's shell through su)."""
     command = v0_command(ref, *mode)
     assert command[:6] == [
         "/openhands/micromamba/bin/micromamba", "run", "-n", "openhands", "poetry", "run",
@@ -171,8 +173,8 @@ def start_and_drive(
     assert isinstance(cmd, dict) and cmd["type"] == "CmdOutputObservation", got
     assert cmd["exit_code"] == 3, got
     lines = [line.strip() for line in str(cmd["content"]).splitlines() if line.strip()]
-    uid = "0" if "root" in mode else str(V0_SANDBOX_UID)
-    assert lines[:4] == ["out", "err", uid, "/workspace"], cmd
+    want = "0" if "root" in mode else str(uid)
+    assert lines[:4] == ["out", "err", want, "/workspace"], cmd
     assert got["write"] == "FileWriteObservation", got
     read = got["read"]
     assert isinstance(read, dict) and read["type"] == "FileReadObservation", got
@@ -261,17 +263,9 @@ def test_openhands_v0_as_root(v0_baked: dict[str, str], container: list[str], ba
     )  # fmt: skip
 
 
-# The sandbox restrictions, as the image's openhands user (uid 1000). V0 gives what its
-# FileWriteAction writes to its --user-id, which it takes from the existing openhands
-# user (1000): as another uid (4242, no CAP_CHOWN) the write lands and the action still
-# reports an ErrorObservation (measured 2026-12-03; docs/compatibility.md).
-V0_SANDBOX_UID = 1000
-V0_RESTRICTIONS = tuple(
-    f"{V0_SANDBOX_UID}:{V0_SANDBOX_UID}" if o == f"{SANDBOX_UID}:{SANDBOX_UID}" else o
-    for o in RESTRICTIONS
-)
-
-
+# The sandbox restrictions V1's case has, as an arbitrary uid (no passwd entry). V0 gives
+# what its FileWriteAction writes to its --user-id (DockerRuntime passes 1000), which
+# only root may do: the launcher tells V0 the uid it runs as (one log line).
 @pytest.mark.parametrize("base", ["debian-bookworm", "busybox"])
 def test_openhands_v0_in_a_restricted_sandbox(
     v0_baked: dict[str, str], container: list[str], base: str, tmp_path: Path
@@ -282,12 +276,13 @@ def test_openhands_v0_in_a_restricted_sandbox(
     (no su), and what the agent writes is that uid's, on the host."""
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    os.chown(workspace, V0_SANDBOX_UID, V0_SANDBOX_UID)
-    options = (*V0_RESTRICTIONS, "-v", f"{workspace}:/workspace")
+    os.chown(workspace, SANDBOX_UID, SANDBOX_UID)
+    options = (*RESTRICTIONS, "-v", f"{workspace}:/workspace")
     start_and_drive(
-        v0_baked[BASES[base]], container, base, "linux/amd64", options=options, login=False
-    )
-    assert (workspace / "v0-note.txt").stat().st_uid == V0_SANDBOX_UID
+        v0_baked[BASES[base]], container, base, "linux/amd64",
+        options=options, login=False, uid=SANDBOX_UID,
+    )  # fmt: skip
+    assert (workspace / "v0-note.txt").stat().st_uid == SANDBOX_UID
 
 
 def test_openhands_v0_as_root_without_capabilities(

@@ -82,9 +82,9 @@ RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
  && python3 /opt/oh-tools/relocate.py system /openhands /tmp/stage $(cat /openhands/.dlopen) \
  && rm -rf /openhands/.dlopen /tmp/stage && mkdir /openhands/venv /openhands/browser \
  && /opt/oh-build/bin/python /opt/oh-tools/finish.py /openhands \
- && touch /openhands/.oh-system-d5dbc455663181e4 \
- && mkdir -p /oh-out/oh-layers/system-d5dbc455663181e4 \
- && mv /openhands /oh-out/oh-layers/system-d5dbc455663181e4/ \
+ && touch /openhands/.oh-system-a02b28a884e10903 \
+ && mkdir -p /oh-out/oh-layers/system-a02b28a884e10903 \
+ && mv /openhands /oh-out/oh-layers/system-a02b28a884e10903/ \
  && find /oh-out -exec touch -h -d @1700000000 {} +
 
 # The venv layer: its inputs are the lock and the target's Python packages only.
@@ -149,7 +149,7 @@ RUN --mount=type=cache,target=/var/cache/oh-debs,sharing=locked \
 FROM host AS check-system
 ARG BUILDPLATFORM
 ARG TARGETPLATFORM
-RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-d5dbc455663181e4/openhands,target=/openhands \
+RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-a02b28a884e10903/openhands,target=/openhands \
     --mount=type=bind,source=tools/check.py,target=/opt/oh-tools/check.py \
     --mount=type=bind,source=tools/elfinfo.py,target=/opt/oh-tools/elfinfo.py \
     --mount=type=bind,source=tools/relocate.py,target=/opt/oh-tools/relocate.py \
@@ -158,7 +158,7 @@ RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-d5dbc455663181
 FROM host AS check-venv
 ARG BUILDPLATFORM
 ARG TARGETPLATFORM
-RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-d5dbc455663181e4/openhands,target=/openhands \
+RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-a02b28a884e10903/openhands,target=/openhands \
     --mount=type=bind,from=venv,source=/oh-out/oh-layers/venv-3153bb4abddaefce/openhands/venv,target=/openhands/venv \
     --mount=type=bind,source=tools/check.py,target=/opt/oh-tools/check.py \
     --mount=type=bind,source=tools/elfinfo.py,target=/opt/oh-tools/elfinfo.py \
@@ -168,7 +168,7 @@ RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-d5dbc455663181
 FROM host AS check-browser
 ARG BUILDPLATFORM
 ARG TARGETPLATFORM
-RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-d5dbc455663181e4/openhands,target=/openhands \
+RUN --mount=type=bind,from=system,source=/oh-out/oh-layers/system-a02b28a884e10903/openhands,target=/openhands \
     --mount=type=bind,from=browser,source=/oh-out/oh-layers/browser-6dc972ba1e2d4bcb/openhands/browser,target=/openhands/browser \
     --mount=type=bind,source=tools/check.py,target=/opt/oh-tools/check.py \
     --mount=type=bind,source=tools/elfinfo.py,target=/opt/oh-tools/elfinfo.py \
@@ -193,7 +193,7 @@ FROM scratch AS deps
 COPY --link --from=check-system /out/ /
 COPY --link --from=check-venv /out/ /
 COPY --link --from=check-browser /out/ /
-COPY --link --from=system /oh-out/oh-layers/system-d5dbc455663181e4/openhands/usr/bin/busybox /oh-out/oh-layers/system-d5dbc455663181e4/openhands/share/setup.sh /oh-layers/setup-7016eeda1a0202fb/
+COPY --link --from=system /oh-out/oh-layers/system-a02b28a884e10903/openhands/usr/bin/busybox /oh-out/oh-layers/system-a02b28a884e10903/openhands/share/setup.sh /oh-layers/setup-7016eeda1a0202fb/
 COPY --link --from=system /oh-out/ /
 COPY --link --from=venv /oh-out/ /
 COPY --link --from=browser /oh-out/ /

@@ -16,7 +16,7 @@ RUN --mount=type=bind,from=deps,source=/oh-layers/setup-7016eeda1a0202fb,target=
 # once per platform, the same blob on every re-run); a lock change replaces the venv
 # layer alone, a browser change the browser layer alone. Each source path names its
 # layer's key, so each step is cached per layer input.
-COPY --link --from=deps /oh-layers/system-d5dbc455663181e4/ /
+COPY --link --from=deps /oh-layers/system-a02b28a884e10903/ /
 COPY --link --from=deps /oh-layers/venv-3153bb4abddaefce/ /
 COPY --link --from=deps /oh-layers/browser-6dc972ba1e2d4bcb/ /
 # The app source last: a source-only change rebuilds and pushes this one small layer. The

@@ -59,3 +59,49 @@ oh_v0_user() {
     exit 78
   fi
 }
+
+# oh_v0_args PROGRAM ARGS...: V0's command line (in OH_V0_ARGS) for a server started as
+# a uid that is neither root nor its --username's (a sandbox's --user 4242). V0 gives
+# what the agent writes to its user, which it takes from the existing user's uid (1000)
+# whatever --user-id says, and only root may give a file away. As V0's local runtime
+# does, the server is then the user it runs as: --username a name of that uid's (USER,
+# which V0 checks), --user-id the uid; one line says so.
+oh_v0_args() {
+  local prog=$1 arg name=openhands uid="" next=""
+  shift
+  OH_V0_ARGS=("$@")
+  ((EUID != 0)) || return 0
+  for arg in "$@"; do
+    case $next in
+      user) name=$arg ;;
+    esac
+    next=""
+    case $arg in
+      --username) next=user ;;
+      --username=*) name=${arg#--username=} ;;
+    esac
+  done
+  while IFS=: read -r n _ u _; do
+    [[ $n == "$name" ]] && uid=$u
+  done <"${OH_PASSWD:-/etc/passwd}"
+  [[ $uid == "$EUID" ]] && return 0
+  local agent="uid$EUID"
+  OH_V0_ARGS=()
+  next=""
+  for arg in "$@"; do
+    case $next in
+      user) arg=$agent ;;
+      id) arg=$EUID ;;
+    esac
+    next=""
+    case $arg in
+      --username) next=user ;;
+      --user-id) next=id ;;
+      --username=*) arg=--username=$agent ;;
+      --user-id=*) arg=--user-id=$EUID ;;
+    esac
+    OH_V0_ARGS+=("$arg")
+  done
+  oh_keep USER "$agent"
+  echo "$prog: started as uid $EUID, not as '$name': V0 runs the agent as $agent (uid $EUID), whose files are its own" >&2
+}
