@@ -15,6 +15,7 @@ from builder.errors import INTERRUPTED_EXIT_CODE, BuilderError
 
 if TYPE_CHECKING:
     from builder.plan import Selection
+    from builder.registry import Client as Registry
 
 app = typer.Typer(
     add_completion=False,
@@ -339,6 +340,15 @@ def runtime(
     )
 
 
+def _registry_client() -> Registry:
+    """A registry client with the daemon's mirrors and insecure registries."""
+    from builder import engine
+    from builder.registry import Client
+
+    mirrors, cidrs, hosts = engine.registry_settings()
+    return Client(mirrors=mirrors, insecure_cidrs=cidrs, insecure_hosts=hosts)
+
+
 @command
 def lock(
     config: ConfigOpt = None,
@@ -361,7 +371,6 @@ def lock(
     the config are dropped."""
     import time
 
-    from builder import engine
     from builder.config import load_config, resolve_config_path
     from builder.console import out
     from builder.errors import ConfigError, StaleLockError
@@ -375,7 +384,7 @@ def lock(
         select,
         write_lock,
     )
-    from builder.registry import Client, NotFound
+    from builder.registry import NotFound
 
     if update and check:
         raise ConfigError("--update and --check exclude each other")
@@ -387,8 +396,7 @@ def lock(
     if base and not chosen:
         raise ConfigError(f"{cfg.path}: no base image matches --base {' '.join(base)}")
     todo = chosen if (update or check) else [i for i in images if i not in current.entries]
-    mirrors, cidrs, hosts = engine.registry_settings()
-    client = Client(mirrors=mirrors, insecure_cidrs=cidrs, insecure_hosts=hosts)
+    client = _registry_client()
 
     def resolve(image: str) -> LockEntry:
         try:
@@ -463,8 +471,7 @@ def merge(
     merges = plan_merge(
         lambda platforms: prepare(cfg, Selection(platforms=platforms)).plan, read, cfg.path
     )
-    mirrors, cidrs, hosts = ([], [], []) if dry_run else engine.registry_settings()
-    client = Client(mirrors=mirrors, insecure_cidrs=cidrs, insecure_hosts=hosts)
+    client = Client() if dry_run else _registry_client()
 
     def digest_of(ref: str) -> str:
         try:

@@ -176,7 +176,7 @@ def _run(
     out = list(results.values())
     try:
         _keep_going(plan, prepared, todo, results, bake, logs)
-        if "*.output" not in overrides or overrides["*.output"] != "type=cacheonly":
+        if overrides.get("*.output") != CACHE_ONLY["*.output"]:  # not a warm
             _export_cache_again(out, functools.partial(bake, overrides=CACHE_ONLY), logs)
     except KeyboardInterrupt:
         for r in out:
